@@ -1,0 +1,220 @@
+/* decode.c - see decode.h. */
+#include "decode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bpf/vigil_abi.h"
+
+struct decoder {
+	uint64_t errors[DECODE_ERROR_COUNT];
+	/* A truncated argv may end mid-string; it is copied here to get a
+	 * terminating NUL, since ring-buffer pages are read-only. */
+	char args[VIGIL_ARGS_MAX + 1];
+	char filename[VIGIL_PATH_MAX + 1];
+};
+
+static const char *const error_names[DECODE_ERROR_COUNT] = {
+	[DECODE_OK] = "ok",
+	[DECODE_SHORT] = "short",
+	[DECODE_BAD_SIZE] = "bad_size",
+	[DECODE_BAD_VERSION] = "bad_version",
+	[DECODE_BAD_TYPE] = "bad_type",
+	[DECODE_BAD_LENGTHS] = "bad_lengths",
+};
+
+struct decoder *decoder_new(void)
+{
+	return calloc(1, sizeof(struct decoder));
+}
+
+void decoder_free(struct decoder *d)
+{
+	free(d);
+}
+
+const char *decode_error_name(enum decode_error e)
+{
+	if ((unsigned)e >= DECODE_ERROR_COUNT)
+		return "invalid";
+	return error_names[e];
+}
+
+uint64_t decoder_errors(const struct decoder *d, enum decode_error e)
+{
+	if ((unsigned)e >= DECODE_ERROR_COUNT)
+		return 0;
+	return d->errors[e];
+}
+
+static void copy_comm(char dst[PROCESS_COMM_LEN], const char src[16])
+{
+	memcpy(dst, src, PROCESS_COMM_LEN - 1);
+	dst[PROCESS_COMM_LEN - 1] = '\0';
+}
+
+static void decode_proc(const struct vigil_proc *k, struct process *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = k->pid;
+	p->tid = k->tid;
+	p->ppid = k->ppid;
+	p->start_ns = k->start_ns;
+	p->parent_start_ns = k->parent_start_ns;
+	p->cred.uid = k->uid;
+	p->cred.gid = k->gid;
+	p->cred.euid = k->euid;
+	p->cred.egid = k->egid;
+	p->cred.fsuid = k->fsuid;
+	p->cred.fsgid = k->fsgid;
+	p->cred.auid = k->auid;
+	p->cred.cap_effective = k->cap_effective;
+	p->cred.cap_permitted = k->cap_permitted;
+	p->cgroup_id = k->cgroup_id;
+	p->mntns = k->mntns;
+	p->netns = k->netns;
+	p->pidns = k->pidns;
+	p->tty_nr = k->tty_nr;
+	copy_comm(p->comm, k->comm);
+	p->source = PROCESS_FROM_EVENT;
+}
+
+/* Points *out at a NUL-terminated copy of [src, src+len): the record itself
+ * when it already ends in NUL, else a copy in buf. */
+static const char *terminated(const char *src, size_t len, char *buf, size_t bufsize)
+{
+	if (len > 0 && src[len - 1] == '\0')
+		return src;
+	if (len >= bufsize)
+		len = bufsize - 1;
+	memcpy(buf, src, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+static uint32_t count_strings(const char *args, size_t len)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (args[i] == '\0')
+			n++;
+	}
+	return n;
+}
+
+static enum decode_error decode_exec(struct decoder *d, const struct vigil_exec *k, size_t len,
+				     struct event *ev)
+{
+	size_t var = (size_t)k->path_len + k->args_len + k->filename_len;
+	const char *path, *args, *filename;
+
+	if (len < sizeof(*k))
+		return DECODE_SHORT;
+	if (var > len - sizeof(*k) || k->path_len == 0 || k->args_len > VIGIL_ARGS_MAX)
+		return DECODE_BAD_LENGTHS;
+	path = k->data;
+	args = path + k->path_len;
+	filename = args + k->args_len;
+	if (path[k->path_len - 1] != '\0')
+		return DECODE_BAD_LENGTHS;
+
+	decode_proc(&k->proc, &ev->process);
+	ev->process.path = path;
+	ev->process.inode = k->inode;
+	ev->process.mount_id = k->mount_id;
+	ev->process.path_truncated = (k->flags & VIGIL_F_PATH_TRUNCATED) != 0;
+	ev->process.args_truncated = (k->flags & VIGIL_F_ARGS_TRUNCATED) != 0;
+	ev->process.exec_ns = k->hdr.timestamp_ns;
+	if (k->args_len > 0) {
+		size_t n = k->args_len;
+
+		args = terminated(args, n, d->args, sizeof(d->args));
+		if (args == d->args)
+			n++; /* the NUL the copy added */
+		ev->process.args = args;
+		ev->process.args_len = (uint32_t)n;
+		ev->process.argc = count_strings(args, n);
+	}
+	ev->exec.syscall_path = k->filename_len > 0
+		? terminated(filename, k->filename_len, d->filename, sizeof(d->filename))
+		: NULL;
+	return DECODE_OK;
+}
+
+static enum decode_error decode_fixed(size_t len, size_t need)
+{
+	return len < need ? DECODE_SHORT : DECODE_OK;
+}
+
+enum decode_error decoder_decode(struct decoder *d, const void *record, size_t len, struct event *ev)
+{
+	const struct vigil_header *h = record;
+	enum decode_error err;
+
+	memset(ev, 0, sizeof(*ev));
+	if (len < sizeof(*h)) {
+		err = DECODE_SHORT;
+		goto fail;
+	}
+	/* The ring buffer rounds lengths up to 8 bytes; the header's size is
+	 * what the kernel meant to send. */
+	if (h->size < sizeof(*h) || h->size > len) {
+		err = DECODE_BAD_SIZE;
+		goto fail;
+	}
+	if (h->version != VIGIL_ABI_VERSION) {
+		err = DECODE_BAD_VERSION;
+		goto fail;
+	}
+	len = h->size;
+	ev->timestamp_ns = h->timestamp_ns;
+	ev->source = EVENT_SOURCE_RUNTIME;
+
+	switch (h->type) {
+	case VIGIL_EVENT_EXEC:
+		ev->type = EVENT_EXEC;
+		err = decode_exec(d, record, len, ev);
+		break;
+	case VIGIL_EVENT_FORK: {
+		const struct vigil_fork *f = record;
+
+		ev->type = EVENT_FORK;
+		err = decode_fixed(len, sizeof(*f));
+		if (err == DECODE_OK) {
+			decode_proc(&f->proc, &ev->process);
+			ev->process.is_thread = (f->flags & VIGIL_F_THREAD) != 0;
+		}
+		break;
+	}
+	case VIGIL_EVENT_EXIT: {
+		const struct vigil_exit *x = record;
+
+		ev->type = EVENT_EXIT;
+		err = decode_fixed(len, sizeof(*x));
+		if (err == DECODE_OK) {
+			uint32_t status = x->exit_code;
+
+			decode_proc(&x->proc, &ev->process);
+			ev->process.exit_ns = h->timestamp_ns;
+			if ((status & 0x7f) == 0) {
+				ev->exit.cause = EXIT_EXITED;
+				ev->exit.code = (status >> 8) & 0xff;
+			} else {
+				ev->exit.cause = (status & 0x80) ? EXIT_COREDUMPED : EXIT_SIGNALED;
+				ev->exit.code = status & 0x7f;
+			}
+		}
+		break;
+	}
+	default:
+		err = DECODE_BAD_TYPE;
+		break;
+	}
+	if (err == DECODE_OK)
+		return DECODE_OK;
+fail:
+	d->errors[err]++;
+	memset(ev, 0, sizeof(*ev));
+	return err;
+}

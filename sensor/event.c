@@ -1,0 +1,62 @@
+/* event.c - names of event types, shared by the CLI, the serializers and the
+ * rule engine's schema. */
+#include "event.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const type_names[EVENT_TYPE_COUNT] = {
+	[EVENT_UNKNOWN] = "unknown",
+	[EVENT_EXEC] = "exec",
+	[EVENT_FORK] = "fork",
+	[EVENT_EXIT] = "exit",
+};
+
+const char *event_type_name(enum event_type type)
+{
+	if ((unsigned)type >= EVENT_TYPE_COUNT || !type_names[type])
+		return "unknown";
+	return type_names[type];
+}
+
+enum event_type event_type_from_name(const char *name)
+{
+	for (int t = 1; t < EVENT_TYPE_COUNT; t++) {
+		if (type_names[t] && strcmp(type_names[t], name) == 0)
+			return (enum event_type)t;
+	}
+	return EVENT_UNKNOWN;
+}
+
+int event_type_mask_parse(const char *list, uint64_t *mask, char *err, size_t errlen)
+{
+	char name[64];
+	const char *p = list;
+
+	*mask = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		enum event_type t;
+
+		if (n == 0 || n >= sizeof(name)) {
+			snprintf(err, errlen, "bad event type list \"%s\": empty or over-long entry", list);
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		t = event_type_from_name(name);
+		if (t == EVENT_UNKNOWN) {
+			snprintf(err, errlen, "unknown event type \"%s\" (known: exec, fork, exit)", name);
+			return -1;
+		}
+		*mask |= EVENT_MASK(t);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (*mask == 0) {
+		snprintf(err, errlen, "empty event type list");
+		return -1;
+	}
+	return 0;
+}

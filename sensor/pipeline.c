@@ -1,0 +1,155 @@
+/* pipeline.c - see pipeline.h. */
+#include "pipeline.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "event_json.h"
+#include "json_writer.h"
+#include "log.h"
+#include "output.h"
+#include "proc_cache.h"
+
+struct pipeline {
+	struct pipeline_config cfg;
+	struct proc_cache *cache;
+	struct json_writer json;
+	char hostname[256];
+	_Atomic uint64_t events[EVENT_TYPE_COUNT];
+	_Atomic uint64_t printed, output_refused, serialize_errors;
+};
+
+void pipeline_config_defaults(struct pipeline_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->print_mask = EVENT_MASK_ALL;
+	cfg->proc_cache_entries = 65536;
+	cfg->exit_retention_ns = 5ull * 1000000000ull;
+}
+
+struct pipeline *pipeline_new(const struct pipeline_config *cfg)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->cfg = *cfg;
+	p->cache = proc_cache_new(cfg->proc_cache_entries, cfg->exit_retention_ns);
+	if (!p->cache) {
+		free(p);
+		return NULL;
+	}
+	json_init(&p->json);
+	if (gethostname(p->hostname, sizeof(p->hostname) - 1) < 0)
+		strcpy(p->hostname, "unknown");
+	return p;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	proc_cache_free(p->cache);
+	json_free(&p->json);
+	free(p);
+}
+
+struct proc_cache *pipeline_proc_cache(struct pipeline *p)
+{
+	return p->cache;
+}
+
+/* Brings the cache up to date with the event and returns the process the
+ * event is about, as completely as the cache knows it. */
+static const struct process *enrich(struct pipeline *p, const struct event *ev)
+{
+	const struct process *cached = NULL;
+
+	switch (ev->type) {
+	case EVENT_EXEC:
+		cached = ev->source == EVENT_SOURCE_SNAPSHOT ? proc_cache_insert(p->cache, &ev->process)
+							     : proc_cache_exec(p->cache, &ev->process);
+		break;
+	case EVENT_FORK:
+		cached = proc_cache_insert(p->cache, &ev->process);
+		break;
+	default:
+		cached = proc_cache_lookup(p->cache, ev->process.pid);
+		if (cached && !process_same_start(cached->start_ns, ev->process.start_ns))
+			cached = NULL; /* a newer process reused the pid */
+		break;
+	}
+	return cached ? cached : &ev->process;
+}
+
+static void print_event(struct pipeline *p, const struct event *ev, const struct process *proc)
+{
+	const struct process *ancestors[EVENT_JSON_MAX_ANCESTORS + 1];
+	struct process exiting;
+	struct event_view view;
+	size_t n;
+
+	if (ev->type == EVENT_EXIT) {
+		exiting = *proc;
+		exiting.exit_ns = ev->timestamp_ns;
+		proc = &exiting;
+	}
+	n = proc_cache_ancestors(p->cache, proc, ancestors, EVENT_JSON_MAX_ANCESTORS + 1);
+	view = (struct event_view){
+		.event = ev,
+		.process = proc,
+		.ancestors = ancestors,
+		.n_ancestors = n > EVENT_JSON_MAX_ANCESTORS ? EVENT_JSON_MAX_ANCESTORS : n,
+		.ancestors_truncated = n > EVENT_JSON_MAX_ANCESTORS,
+		.hostname = p->hostname,
+	};
+	json_reset(&p->json);
+	event_json_write(&p->json, &view);
+	if (p->json.oom) {
+		atomic_fetch_add(&p->serialize_errors, 1);
+		return;
+	}
+	if (output_emit(p->cfg.outputs, p->json.buf, p->json.len, OUTPUT_EVENT) <= 0)
+		atomic_fetch_add(&p->output_refused, 1);
+	else
+		atomic_fetch_add(&p->printed, 1);
+}
+
+void pipeline_handle_event(const struct event *ev, void *ctx)
+{
+	struct pipeline *p = ctx;
+	const struct process *proc;
+	bool print;
+
+	if ((unsigned)ev->type >= EVENT_TYPE_COUNT)
+		return;
+	atomic_fetch_add_explicit(&p->events[ev->type], 1, memory_order_relaxed);
+	proc = enrich(p, ev);
+
+	print = p->cfg.outputs && (p->cfg.print_mask & EVENT_MASK(ev->type)) &&
+		(ev->source == EVENT_SOURCE_RUNTIME || p->cfg.print_snapshot);
+	if (print)
+		print_event(p, ev, proc);
+
+	if (ev->type == EVENT_EXIT)
+		proc_cache_exit(p->cache, ev->process.pid, ev->process.start_ns, ev->timestamp_ns);
+}
+
+void pipeline_batch_end(void *ctx)
+{
+	struct pipeline *p = ctx;
+
+	proc_cache_expire(p->cache, clock_boot_now());
+}
+
+void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *out)
+{
+	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+		out->events[t] = atomic_load(&p->events[t]);
+	out->printed = atomic_load(&p->printed);
+	out->output_refused = atomic_load(&p->output_refused);
+	out->serialize_errors = atomic_load(&p->serialize_errors);
+}

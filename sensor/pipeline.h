@@ -1,0 +1,45 @@
+/* pipeline.h - what happens to an event after the probe decoded it:
+ * enrich (process cache, ancestry) -> evaluate -> output.
+ *
+ * The pipeline runs on the probe's consumer thread; its callbacks have the
+ * shape of struct probe_handler, so main wires the two together. */
+#ifndef VIGIL_PIPELINE_H
+#define VIGIL_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct outputs;
+struct proc_cache;
+
+struct pipeline_config {
+	uint64_t print_mask;   /* event types written as events (vigil events) */
+	bool print_snapshot;   /* also write the synthetic snapshot events */
+	size_t proc_cache_entries;
+	uint64_t exit_retention_ns; /* keep exited processes this long */
+	struct outputs *outputs;    /* where lines go; not owned */
+};
+
+struct pipeline_stats {
+	uint64_t events[EVENT_TYPE_COUNT];
+	uint64_t printed;
+	uint64_t output_refused; /* lines no sink took (all queues full) */
+	uint64_t serialize_errors;
+};
+
+void pipeline_config_defaults(struct pipeline_config *cfg);
+struct pipeline *pipeline_new(const struct pipeline_config *cfg);
+void pipeline_free(struct pipeline *p);
+
+/* probe_handler callbacks; ctx is the pipeline. */
+void pipeline_handle_event(const struct event *ev, void *ctx);
+void pipeline_batch_end(void *ctx);
+
+void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *out);
+/* The process cache, for read-only use between events (tests, dumps). */
+struct proc_cache *pipeline_proc_cache(struct pipeline *p);
+
+#endif
