@@ -413,7 +413,7 @@ int health_report_ready(struct health *h, char **body, size_t *len)
 {
 	cJSON *obj, *problems, *arr;
 	bool live, ready, degraded = false;
-	uint64_t now = now_ns();
+	uint64_t now;
 	size_t i;
 
 	if (!h || !body)
@@ -430,6 +430,8 @@ int health_report_ready(struct health *h, char **body, size_t *len)
 	arr = cJSON_AddArrayToObject(obj, "components");
 
 	pthread_mutex_lock(&h->lock);
+	/* Read the clock under the lock: no since_ns can be newer. */
+	now = now_ns();
 	ready = live && components_ready(h);
 	for (i = 0; i < h->ncomponents && arr; i++) {
 		const struct component *c = &h->components[i];

@@ -607,12 +607,37 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	}
 }
 
+/* Most of MHD's messages are about bad clients; anyone who can connect
+ * could flood the sensor's log with them. Allow a burst per minute. */
+#define MHD_LOG_BURST 20
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t window;
+	static unsigned logged, dropped;
+	unsigned was_dropped = 0;
+	time_t now = time(NULL);
 	char msg[512];
 	size_t n;
 
 	(void)cls;
+	pthread_mutex_lock(&lock);
+	if (now - window >= 60) {
+		was_dropped = dropped;
+		window = now;
+		logged = dropped = 0;
+	}
+	if (logged >= MHD_LOG_BURST) {
+		dropped++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	logged++;
+	pthread_mutex_unlock(&lock);
+	if (was_dropped)
+		log_warn("http: %u server messages suppressed in the last "
+			 "minute", was_dropped);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')

@@ -1,7 +1,7 @@
-/* features.c - probe the kernel's BPF capabilities by trying them.
- * See features.h. Every probe loads the smallest program that exercises the
- * feature, attaches it for an instant where attaching is the question, and
- * closes every fd before returning. */
+/* kernel_features.c - probe the kernel's BPF capabilities by trying them.
+ * See kernel_features.h. Every probe loads the smallest program that
+ * exercises the feature, attaches it for an instant where attaching is the
+ * question, and closes every fd before returning. */
 #include "kernel_features.h"
 #include "bpf_env.h"
 #include "log.h"
@@ -332,35 +332,40 @@ static void probe_lsm(struct kernel_features *f, const struct btf *vmlinux)
 	int id, fd;
 
 	if (read_lsm_list(f->lsm_list, sizeof(f->lsm_list),
-			  f->reason_lsm_bpf) == 0) {
+			  f->reason_lsm_bpf_active) == 0) {
 		if (list_has_word(f->lsm_list, "bpf"))
-			f->lsm_bpf = true;
+			f->lsm_bpf_active = true;
 		else
-			set_reason(f->reason_lsm_bpf,
+			set_reason(f->reason_lsm_bpf_active,
 				   "\"bpf\" not among active LSMs (%.60s)",
 				   f->lsm_list);
 	}
 
 	if (!vmlinux) {
-		set_reason(f->reason_lsm_prog, "%s", "needs vmlinux BTF");
+		set_reason(f->reason_lsm_bpf, "%s", "needs vmlinux BTF");
 		return;
 	}
 	id = btf__find_by_name_kind(vmlinux, lsm_probe_hook, BTF_KIND_FUNC);
 	if (id <= 0) {
-		set_reason(f->reason_lsm_prog, "no %s in vmlinux BTF",
+		set_reason(f->reason_lsm_bpf, "no %s in vmlinux BTF",
 			   lsm_probe_hook);
 		return;
 	}
+	/* Load even when "bpf" is not listed: the load error is the more
+	 * useful answer where both are missing. */
 	fd = load_probe_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, (uint32_t)id,
 			     prog_return_zero, ARRAY_LEN(prog_return_zero),
-			     f->reason_lsm_prog);
+			     f->reason_lsm_bpf);
 	if (fd < 0)
 		return;
-	/* Attaching only works when "bpf" is an active LSM; a program that
-	 * loads but cannot attach is of no use. Returning 0 allows, so the
-	 * instant it is attached changes nothing. */
-	f->lsm_prog = attach_probe_prog(fd, NULL, f->reason_lsm_prog);
+	/* Returning 0 allows, so the instant it is attached changes
+	 * nothing. Attaching fails unless "bpf" is an active LSM. */
+	f->lsm_bpf = attach_probe_prog(fd, NULL, f->reason_lsm_bpf);
 	close(fd);
+	if (f->lsm_bpf && !f->lsm_bpf_active) {
+		f->lsm_bpf = false;
+		set_reason(f->reason_lsm_bpf, "%s", "\"bpf\" is not an active LSM");
+	}
 }
 
 static int read_small_file(const char *path, char *out, size_t out_size)
@@ -532,7 +537,8 @@ static void feature_rows(const struct kernel_features *f,
 		{ "kprobes", f->kprobes, false, f->reason_kprobes },
 		{ "fentry", f->fentry, false, f->reason_fentry },
 		{ "lsm_bpf", f->lsm_bpf, false, f->reason_lsm_bpf },
-		{ "lsm_prog", f->lsm_prog, false, f->reason_lsm_prog },
+		{ "lsm_bpf_active", f->lsm_bpf_active, false,
+		  f->reason_lsm_bpf_active },
 		{ "bpffs", f->bpffs_mounted, false, f->reason_bpffs },
 		{ "tracefs", f->tracefs_mounted, false, f->reason_tracefs },
 		{ "cgroup2", f->cgroup2_mounted, false, f->reason_cgroup2 },

@@ -21,8 +21,8 @@ struct kernel_features {
 	bool raw_tp;           /* raw tracepoint program loads and attaches */
 	bool kprobes;          /* a kprobe perf event opens */
 	bool fentry;           /* fentry program loads */
-	bool lsm_bpf;          /* "bpf" is an active LSM */
-	bool lsm_prog;         /* a BPF LSM program loads */
+	bool lsm_bpf;          /* BPF LSM usable: active, and a program attaches */
+	bool lsm_bpf_active;   /* "bpf" is among the active LSMs */
 	bool send_signal;      /* bpf_send_signal() is allowed in tp_btf */
 	bool bpffs_mounted;    /* bpf filesystem at /sys/fs/bpf */
 	bool tracefs_mounted;  /* tracefs anywhere (needed by classic tracepoints) */
@@ -42,7 +42,7 @@ struct kernel_features {
 	char reason_kprobes[FEATURES_REASON_LEN];
 	char reason_fentry[FEATURES_REASON_LEN];
 	char reason_lsm_bpf[FEATURES_REASON_LEN];
-	char reason_lsm_prog[FEATURES_REASON_LEN];
+	char reason_lsm_bpf_active[FEATURES_REASON_LEN];
 	char reason_send_signal[FEATURES_REASON_LEN];
 	char reason_bpffs[FEATURES_REASON_LEN];
 	char reason_tracefs[FEATURES_REASON_LEN];

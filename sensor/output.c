@@ -423,7 +423,18 @@ static void *create_state(const struct output_config *cfg, const struct output_s
 	return output_webhook_create(&cfg->webhook, err, err_len);
 }
 
+static struct outputs *open_sinks(const struct output_config *cfg, char *err, size_t err_len);
+
 struct outputs *outputs_open(const struct output_config *cfg, char *err, size_t err_len)
+{
+	if (!cfg) {
+		snprintf(err, err_len, "outputs: no configuration");
+		return NULL;
+	}
+	return open_sinks(cfg, err, err_len);
+}
+
+static struct outputs *open_sinks(const struct output_config *cfg, char *err, size_t err_len)
 {
 	struct {
 		bool enabled;

@@ -176,12 +176,32 @@ static int file_write(struct file_state *st, struct output_sink *sink, struct io
 	return 0;
 }
 
+/* Someone else may have moved, deleted or truncated the file (logrotate,
+ * an operator): writing on into an unlinked inode would lose every line,
+ * so reopen when the path no longer names our file, and take the size
+ * from the file itself. Two stats per batch, not per line. */
+static void file_check(struct file_state *st)
+{
+	struct stat ours, named;
+
+	if (st->fd < 0)
+		return;
+	if (fstat(st->fd, &ours) < 0 || stat(st->path, &named) < 0 ||
+	    ours.st_ino != named.st_ino || ours.st_dev != named.st_dev) {
+		close(st->fd);
+		st->fd = -1;
+		return;
+	}
+	st->size = (uint64_t)ours.st_size;
+}
+
 static void file_deliver(void *state, struct output_sink *sink, const struct iovec *lines, size_t n)
 {
 	struct file_state *st = state;
 	struct iovec group[FILE_MAX_BATCH];
 	size_t i = 0;
 
+	file_check(st);
 	if (st->fd < 0 && file_open(st) < 0) {
 		file_error(st, sink, "cannot open", errno);
 		output_sink_count(sink, OUTPUT_FAILED, n);

@@ -120,25 +120,27 @@ uint64_t proc_ticks_to_ns(uint64_t ticks)
 
 int proc_parse_stat(const char *buf, size_t len, struct process *p, struct proc_stat_info *info)
 {
-	const char *end = buf + len, *s, *open, *close;
+	const char *end, *s, *comm_open, *comm_close;
 	struct proc_stat_info tmp = { 0 };
-	uint64_t pid, v;
+	uint64_t pid, ppid = 0, v;
 	int64_t tty = 0;
 	size_t comm_len;
 	unsigned field;
 
 	if (!buf || !p)
 		return -EINVAL;
+	end = buf + len;
 	s = parse_uint(buf, end, 10, UINT32_MAX, &pid);
 	if (!s || pid == 0)
 		return -EINVAL;
-	open = memchr(s, '(', (size_t)(end - s));
-	close = memrchr(s, ')', (size_t)(end - s));
-	if (!open || !close || close < open || skip_blanks(s, end) != open)
+	comm_open = memchr(s, '(', (size_t)(end - s));
+	comm_close = memrchr(s, ')', (size_t)(end - s));
+	if (!comm_open || !comm_close || comm_close < comm_open ||
+	    skip_blanks(s, end) != comm_open)
 		return -EINVAL;
 
 	/* Fields after the comm, numbered as in proc(5). */
-	s = close + 1;
+	s = comm_close + 1;
 	for (field = 3; field <= 22; field++) {
 		const char *next;
 
@@ -153,8 +155,7 @@ int proc_parse_stat(const char *buf, size_t len, struct process *p, struct proc_
 			next = s + 1;
 			break;
 		case 4:
-			next = parse_uint(s, end, 10, UINT32_MAX, &v);
-			p->ppid = (uint32_t)v;
+			next = parse_uint(s, end, 10, UINT32_MAX, &ppid);
 			break;
 		case 7:
 			next = parse_int(s, end, &tty);
@@ -175,13 +176,15 @@ int proc_parse_stat(const char *buf, size_t len, struct process *p, struct proc_
 		s = next;
 	}
 
+	/* Only now, so a malformed line leaves *p as it was. */
 	p->pid = p->tid = (uint32_t)pid;
+	p->ppid = (uint32_t)ppid;
 	p->tty_nr = (uint32_t)tty;
 	p->start_ns = proc_ticks_to_ns(tmp.start_ticks);
-	comm_len = (size_t)(close - open - 1);
+	comm_len = (size_t)(comm_close - comm_open - 1);
 	if (comm_len > PROCESS_COMM_LEN - 1)
 		comm_len = PROCESS_COMM_LEN - 1;
-	memcpy(p->comm, open + 1, comm_len);
+	memcpy(p->comm, comm_open + 1, comm_len);
 	p->comm[comm_len] = '\0';
 	if (info)
 		*info = tmp;
@@ -233,7 +236,7 @@ static int parse_line_uint(const char *s, const char *eol, int base, uint64_t ma
 
 int proc_parse_status(const char *buf, size_t len, struct process *p)
 {
-	const char *s, *end = buf + len;
+	const char *s, *end;
 	struct process v;
 	bool have_uid = false, have_gid = false;
 	uint32_t ids[4];
@@ -241,6 +244,7 @@ int proc_parse_status(const char *buf, size_t len, struct process *p)
 
 	if (!buf || !p)
 		return -EINVAL;
+	end = buf + len;
 	/* Work on a copy so a malformed file leaves *p untouched. */
 	v = *p;
 	for (s = buf; s < end;) {
@@ -282,10 +286,11 @@ int proc_parse_status(const char *buf, size_t len, struct process *p)
 
 int proc_parse_nspid(const char *buf, size_t len, uint32_t *nspid)
 {
-	const char *s, *end = buf + len;
+	const char *s, *end;
 
 	if (!buf || !nspid)
 		return -EINVAL;
+	end = buf + len;
 	for (s = buf; s < end;) {
 		const char *eol = line_end(s, end), *val;
 		uint64_t v;
@@ -343,10 +348,11 @@ int proc_parse_cmdline(const char *buf, size_t len, char *out, size_t out_size, 
 
 const char *proc_cgroup_v2_path(const char *buf, size_t len, char *out, size_t out_size)
 {
-	const char *s, *end = buf + len;
+	const char *s, *end;
 
 	if (!buf || !out || out_size == 0)
 		return NULL;
+	end = buf + len;
 	for (s = buf; s < end;) {
 		const char *eol = line_end(s, end);
 		size_t n = (size_t)(eol - s);
@@ -408,10 +414,11 @@ static int copy_unescaped(const char *s, const char *eol, char *out, size_t out_
 
 int proc_parse_mountinfo_cgroup2(const char *buf, size_t len, char *out, size_t out_size)
 {
-	const char *s, *end = buf + len;
+	const char *s, *end;
 
 	if (!buf || !out || out_size == 0)
 		return -EINVAL;
+	end = buf + len;
 	for (s = buf; s < end;) {
 		const char *eol = line_end(s, end), *sep, *t;
 		size_t left = (size_t)(eol - s);

@@ -7,7 +7,7 @@
  * Expressions use Datadog's SECL syntax and field names so that existing
  * rules can be brought over:
  *
- *   open.file.path =~ "/etc/*" && open.flags & O_CREAT > 0
+ *   open.file.name =~ "*.key" && open.flags & O_CREAT > 0
  *   exec.file.name in ["nc", "ncat"] && process.ancestors.file.name == "sshd"
  *   connect.addr.ip in [10.0.0.0/8, ::1] && process.uid != 0
  *

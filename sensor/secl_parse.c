@@ -472,7 +472,7 @@ struct macro {
 	char *id;
 	struct node *tree;               /* resolved and checked; NULL if poisoned */
 	enum secl_error_code poison;     /* why it cannot be used */
-	char poison_msg[200];
+	char poison_msg[256];
 	struct arena arena;
 };
 

@@ -4,7 +4,7 @@
  * they run on, and check each probe's answer against an independent
  * observation of the same fact (statfs, access, uname, a map we create). */
 #include "../../sensor/bpf_env.h"
-#include "../../sensor/features.h"
+#include "../../sensor/kernel_features.h"
 #include "../../sensor/log.h"
 
 #include <criterion/criterion.h>
@@ -270,8 +270,11 @@ Test(features, probe_matches_independent_checks)
 	/* tracefs may also be mounted elsewhere (debugfs/tracing). */
 	if (tracefs)
 		cr_assert(f.tracefs_mounted);
-	cr_assert_eq(f.lsm_bpf, strstr(f.lsm_list, "bpf") != NULL,
+	cr_assert_eq(f.lsm_bpf_active, strstr(f.lsm_list, "bpf") != NULL,
 		     "lsms: %s", f.lsm_list);
+	/* Usable BPF LSM implies an active one. */
+	if (f.lsm_bpf)
+		cr_assert(f.lsm_bpf_active);
 	cr_assert_eq(f.cgroup2_mounted, f.cgroup2_path[0] != '\0');
 }
 
@@ -317,7 +320,7 @@ Test(features, every_absent_feature_says_why)
 		{ "kprobes", f.kprobes, f.reason_kprobes },
 		{ "fentry", f.fentry, f.reason_fentry },
 		{ "lsm_bpf", f.lsm_bpf, f.reason_lsm_bpf },
-		{ "lsm_prog", f.lsm_prog, f.reason_lsm_prog },
+		{ "lsm_bpf_active", f.lsm_bpf_active, f.reason_lsm_bpf_active },
 		{ "send_signal", f.send_signal, f.reason_send_signal },
 		{ "bpffs", f.bpffs_mounted, f.reason_bpffs },
 		{ "tracefs", f.tracefs_mounted, f.reason_tracefs },
@@ -447,6 +450,6 @@ Test(features_json, fields_and_reasons)
 			 "load: Operation not permitted");
 	/* Present features and absent ones without a reason get no entry. */
 	cr_assert_null(cJSON_GetObjectItem(why, "btf"));
-	cr_assert_null(cJSON_GetObjectItem(why, "lsm_prog"));
+	cr_assert_null(cJSON_GetObjectItem(why, "lsm_bpf"));
 	cJSON_Delete(parsed);
 }

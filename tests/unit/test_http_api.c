@@ -762,6 +762,83 @@ Test(http_api, garbage_requests_do_not_hurt)
 	reply_free(&r);
 }
 
+static int connect_local(uint16_t to)
+{
+	struct sockaddr_in sa = { 0 };
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(to);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(http_api_parse, idle_connections_time_out)
+{
+	struct http_api_config cfg = { 0 };
+	const char *partial = "GET /v1/status HTTP/1.1\r\nHost: x\r\n";
+	struct http_api *a;
+	char buf[256];
+	double t0;
+	ssize_t n;
+	int fd;
+
+	cfg.timeout_s = 1;
+	a = start_with(&cfg);
+	fd = connect_local(http_api_port(a));
+	cr_assert_eq(write(fd, partial, strlen(partial)),
+		     (ssize_t)strlen(partial));
+	t0 = now_s();
+	n = read(fd, buf, sizeof(buf));
+	cr_assert_leq(n, 0, "a half-sent request got an answer");
+	cr_assert_lt(now_s() - t0, 4.0, "server kept a stalled client");
+	close(fd);
+	http_api_stop(a);
+}
+
+Test(http_api_parse, connection_limit)
+{
+	struct http_api_config cfg = { 0 };
+	const char *req = "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct http_api *a;
+	int idle[2], extra, i;
+	char buf[512];
+	ssize_t n;
+	struct reply r;
+
+	cfg.max_connections = 2;
+	cfg.timeout_s = 30;
+	a = start_with(&cfg);
+	for (i = 0; i < 2; i++)
+		idle[i] = connect_local(http_api_port(a));
+	sleep_ms(200); /* let the server accept both */
+	extra = connect_local(http_api_port(a));
+	if (write(extra, req, strlen(req)) == (ssize_t)strlen(req)) {
+		n = read(extra, buf, sizeof(buf) - 1);
+		cr_assert_leq(n, 0, "third connection was served past the limit");
+	}
+	close(extra);
+	for (i = 0; i < 2; i++)
+		close(idle[i]);
+	sleep_ms(200);
+	r = get(http_api_port(a), "/v1/status");
+	cr_assert_eq(r.status, 200, "served again once connections closed");
+	reply_free(&r);
+	http_api_stop(a);
+}
+
 Test(http_api_parse, stop_releases_everything)
 {
 	struct http_api_config cfg = { 0 };

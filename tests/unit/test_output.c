@@ -187,6 +187,9 @@ Test(output, rejects_bad_configuration)
 	cfg.stdout_sink.queue.max_lines = 0;
 	cr_assert_null(outputs_open(&cfg, err, sizeof(err)));
 	cr_assert(strstr(err, "max_lines") != NULL, "message was: %s", err);
+
+	cr_assert_null(outputs_open(NULL, err, sizeof(err)));
+	cr_assert(strstr(err, "no configuration") != NULL, "message was: %s", err);
 }
 
 Test(output, rejects_bad_lines)
@@ -509,6 +512,36 @@ Test(output, file_counts_existing_size, .init = make_tmpdir, .fini = remove_tmpd
 	data = read_file(path, &len);
 	cr_assert_eq(len, 100);
 	cr_assert_eq(strncmp(data, line, 99), 0);
+	free(data);
+}
+
+/* The file moved away under us (logrotate without copytruncate): the next
+ * lines go to a new file at the configured path, not into the moved one. */
+Test(output, file_reopens_when_moved_away, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+	struct output_config cfg = quiet_config();
+	char err[256], path[128], moved[160], *data;
+	struct outputs *o;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/alerts.json", tmpdir);
+	snprintf(moved, sizeof(moved), "%s/alerts.json.old", tmpdir);
+	cfg.file.enabled = true;
+	cfg.file.path = path;
+	o = outputs_open(&cfg, err, sizeof(err));
+	cr_assert_not_null(o, "%s", err);
+	output_emit(o, "{\"first\":1}", 11, OUTPUT_ALERT);
+	cr_assert_eq(wait_for(o, "file", ST_SENT, 1, 3000), 1);
+	cr_assert_eq(rename(path, moved), 0);
+	output_emit(o, "{\"second\":2}", 12, OUTPUT_ALERT);
+	cr_assert_eq(wait_for(o, "file", ST_SENT, 2, 3000), 2);
+	outputs_close(o);
+
+	data = read_file(moved, &len);
+	cr_assert_str_eq(data, "{\"first\":1}\n");
+	free(data);
+	data = read_file(path, &len);
+	cr_assert_str_eq(data, "{\"second\":2}\n");
 	free(data);
 }
 

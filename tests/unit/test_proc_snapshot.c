@@ -70,8 +70,11 @@ Test(proc_parse, stat_malformed)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct process p = { 0 };
 
+		p.ppid = 4242;
 		cr_assert_eq(proc_parse_stat(bad[i], strlen(bad[i]), &p, NULL), -EINVAL,
 			     "accepted: %s", bad[i]);
+		cr_assert_eq(p.ppid, 4242, "a failed parse must not change the process");
+		cr_assert_eq(p.pid, 0);
 	}
 }
 
@@ -269,6 +272,67 @@ Test(proc_parse, mountinfo_cgroup2)
 	cr_assert_str_eq(out, "/mnt/my cg");
 	cr_assert_eq(proc_parse_mountinfo_cgroup2(none, strlen(none), out, sizeof(out)), -ENOENT);
 	cr_assert_eq(proc_parse_mountinfo_cgroup2(hybrid, strlen(hybrid), out, 5), -ENAMETOOLONG);
+}
+
+Test(proc_parse, null_input_is_rejected)
+{
+	struct process p = { 0 };
+	char out[8];
+	uint32_t v;
+
+	cr_assert_eq(proc_parse_stat(NULL, 0, &p, NULL), -EINVAL);
+	cr_assert_eq(proc_parse_status(NULL, 0, &p), -EINVAL);
+	cr_assert_eq(proc_parse_nspid(NULL, 0, &v), -EINVAL);
+	cr_assert_eq(proc_parse_cmdline(NULL, 0, out, sizeof(out), &p), -EINVAL);
+	cr_assert_null(proc_cgroup_v2_path(NULL, 0, out, sizeof(out)));
+	cr_assert_eq(proc_parse_ns_link(NULL, "mnt", &v), -EINVAL);
+	cr_assert_eq(proc_parse_mountinfo_cgroup2(NULL, 0, out, sizeof(out)), -EINVAL);
+}
+
+/* Random text built from the characters these files are made of. Run
+ * under ASan, this checks that no input makes a parser read or write out
+ * of bounds, and that results keep their invariants. */
+Test(proc_parse, random_input_never_breaks_invariants)
+{
+	static const char alphabet[] = "0123456789 ():\n\t-abfxSZ/[]\\";
+	uint32_t seed = 12345;
+	char in[96], out[32];
+
+	for (int iter = 0; iter < 50000; iter++) {
+		size_t len = 0;
+		struct process p = { 0 };
+		uint32_t v;
+		int r;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 16) % sizeof(in);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* sizeof includes the NUL: embedded NULs get tried too. */
+			in[i] = alphabet[(seed >> 16) % sizeof(alphabet)];
+		}
+		r = proc_parse_stat(in, len, &p, NULL);
+		cr_assert(r == 0 || r == -EINVAL);
+		if (r == 0)
+			cr_assert_lt(strlen(p.comm), PROCESS_COMM_LEN);
+		r = proc_parse_status(in, len, &p);
+		cr_assert(r == 0 || r == -EINVAL);
+		r = proc_parse_nspid(in, len, &v);
+		cr_assert(r == 0 || r == -EINVAL);
+		cr_assert_eq(proc_parse_cmdline(in, len, out, sizeof(out), &p), 0);
+		if (p.args) {
+			cr_assert_leq(p.args_len, sizeof(out));
+			cr_assert_eq(p.args[p.args_len - 1], '\0');
+			cr_assert_eq(p.args_truncated, len > sizeof(out) ||
+				     (len == sizeof(out) && in[len - 1] != '\0'));
+		}
+		if (proc_cgroup_v2_path(in, len, out, sizeof(out)))
+			cr_assert_eq(out[0], '/');
+		r = proc_parse_mountinfo_cgroup2(in, len, out, sizeof(out));
+		cr_assert(r == 0 || r == -ENOENT || r == -EINVAL || r == -ENAMETOOLONG);
+		if (r == 0)
+			cr_assert_lt(strlen(out), sizeof(out));
+	}
 }
 
 /* ---- the fixture tree ----
