@@ -48,6 +48,7 @@ struct container_info {
 	 * Kubelet's io.kubernetes.* bookkeeping labels are left out: they
 	 * repeat the fields above. */
 	unsigned n_labels;
+	unsigned labels_len; /* bytes of labels in use */
 	bool labels_truncated;
 	char labels[CONTAINER_LABELS_SIZE];
 };

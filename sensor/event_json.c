@@ -488,9 +488,16 @@ static int parse_root(struct reader *r, const cJSON *root)
 	}
 	ev->source = cJSON_IsString(source) && strcmp(source->valuestring, "snapshot") == 0
 		? EVENT_SOURCE_SNAPSHOT : EVENT_SOURCE_RUNTIME;
-	if (read_uint(r, root, "timestamp", &wall) < 0)
-		return -1;
-	ev->timestamp_ns = wall ? clock_wall_to_boot(wall) : clock_boot_now();
+	/* "date" carries every nanosecond; "timestamp", a JSON number, loses
+	 * some to double precision in most readers (this one included). */
+	if (member(root, "date")) {
+		if (read_time(r, root, "date", &ev->timestamp_ns) < 0)
+			return -1;
+	} else {
+		if (read_uint(r, root, "timestamp", &wall) < 0)
+			return -1;
+		ev->timestamp_ns = wall ? clock_wall_to_boot(wall) : clock_boot_now();
+	}
 	if (!proc) {
 		snprintf(r->err, r->errlen, "\"process\" is missing");
 		return -1;

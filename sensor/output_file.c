@@ -209,7 +209,7 @@ static void file_deliver(void *state, struct output_sink *sink, const struct iov
 	}
 	while (i < n) {
 		uint64_t bytes = 0;
-		int count = 0;
+		size_t count = 0;
 
 		if (st->size > 0 && st->size + lines[i].iov_len > st->max_bytes &&
 		    file_rotate(st, sink) < 0) {
@@ -224,12 +224,12 @@ static void file_deliver(void *state, struct output_sink *sink, const struct iov
 			count++;
 		}
 		memcpy(group, &lines[i], count * sizeof(*group));
-		if (file_write(st, sink, group, count) < 0) {
+		if (file_write(st, sink, group, (int)count) < 0) {
 			output_sink_count(sink, OUTPUT_FAILED, n - i);
 			return;
 		}
 		output_sink_count(sink, OUTPUT_SENT, (uint64_t)count);
-		i += (size_t)count;
+		i += count;
 	}
 }
 

@@ -123,7 +123,7 @@ static void stdout_deliver(void *state, struct output_sink *sink, const struct i
 
 	while (i < n) {
 		size_t bytes = lines[i].iov_len;
-		int count = 1;
+		size_t count = 1;
 
 		/* A line longer than PIPE_BUF goes alone; it cannot be atomic. */
 		while (i + count < n && count < STDOUT_MAX_BATCH &&
@@ -132,11 +132,11 @@ static void stdout_deliver(void *state, struct output_sink *sink, const struct i
 			count++;
 		}
 		memcpy(chunk, &lines[i], count * sizeof(*chunk));
-		if (write_all(st, sink, chunk, count) == 0)
+		if (write_all(st, sink, chunk, (int)count) == 0)
 			output_sink_count(sink, OUTPUT_SENT, (uint64_t)count);
 		else
 			output_sink_count(sink, OUTPUT_FAILED, (uint64_t)count);
-		i += (size_t)count;
+		i += count;
 	}
 }
 

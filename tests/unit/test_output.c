@@ -220,7 +220,6 @@ Test(output, stdout_writes_every_line_in_order)
 	struct output_config cfg = quiet_config();
 	char err[256], line[128], *got;
 	struct outputs *o;
-	struct output_stats st;
 	size_t len;
 	int p[2];
 	const int n = 300;
@@ -234,7 +233,9 @@ Test(output, stdout_writes_every_line_in_order)
 		make_line(line, sizeof(line), i, 60);
 		cr_assert_eq(output_emit(o, line, strlen(line), i % 2 ? OUTPUT_ALERT : OUTPUT_EVENT), 1);
 	}
-	outputs_close(o); /* flushes */
+	cr_assert_eq(wait_for(o, "stdout", ST_SENT, n, 3000), (uint64_t)n);
+	cr_assert_eq(stats_of(o, "stdout").errors, 0);
+	outputs_close(o);
 	close(p[1]);
 	got = read_all_fd(p[0], &len);
 	close(p[0]);
@@ -246,7 +247,6 @@ Test(output, stdout_writes_every_line_in_order)
 		cr_assert_eq(got[(size_t)i * 60 + 59], '\n');
 	}
 	free(got);
-	(void)st;
 }
 
 Test(output, stdout_only_alerts_skips_events)

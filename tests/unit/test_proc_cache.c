@@ -576,3 +576,72 @@ Test(proc_cache, stats_count_hits_misses_and_bytes)
 		(unsigned long long)st.bytes, (unsigned long long)(st.bytes / st.entries));
 	proc_cache_free(c);
 }
+
+struct check_ctx {
+	struct proc_cache *c;
+	size_t visited;
+};
+
+static void check_entry(const struct process *p, void *ctx)
+{
+	struct check_ctx *k = ctx;
+
+	k->visited++;
+	/* Each entry is reachable through the hash under its own pid. */
+	cr_assert_eq(proc_cache_lookup(k->c, p->pid), p);
+	if (p->args) {
+		cr_assert_gt(p->args_len, 0);
+		cr_assert_eq(p->args[p->args_len - 1], '\0');
+	}
+}
+
+/* Random fork/exec/exit/expire traffic over a small pid range, so pids are
+ * reused and the cache is always full. After every step the table, the lists
+ * and the counters must agree. */
+Test(proc_cache, random_traffic_keeps_structure_consistent)
+{
+	struct proc_cache *c = proc_cache_new(32, 3 * SEC);
+	struct proc_cache_stats st;
+	struct check_ctx k = { .c = c };
+	uint32_t seed = 42;
+	uint64_t now = SEC;
+
+	for (int step = 0; step < 20000; step++) {
+		struct process p;
+		uint32_t r, pid;
+
+		seed = seed * 1103515245u + 12345u;
+		r = seed >> 16;
+		pid = 1 + r % 64;
+		now += 1000000 * (r % 50);
+		p = make_proc(pid, now, 1 + (r >> 6) % 64, now - SEC);
+		switch ((r >> 12) % 4) {
+		case 0:
+			proc_cache_insert(c, &p);
+			break;
+		case 1:
+			p.path = (r & 1) ? "/bin/a" : "/usr/bin/b";
+			set_args(&p, "x\0y\0", 4);
+			proc_cache_exec(c, &p);
+			break;
+		case 2:
+			proc_cache_exit(c, pid, 0, now);
+			break;
+		case 3:
+			proc_cache_expire(c, now);
+			break;
+		}
+		proc_cache_get_stats(c, &st);
+		cr_assert_leq(st.entries, 32);
+		k.visited = 0;
+		proc_cache_walk(c, check_entry, &k);
+		cr_assert_eq(k.visited, st.entries);
+	}
+	/* Everything exits and expires: the cache drains completely. */
+	for (uint32_t pid = 1; pid <= 64; pid++)
+		proc_cache_exit(c, pid, 0, now);
+	proc_cache_expire(c, now + 3 * SEC);
+	proc_cache_get_stats(c, &st);
+	cr_assert_eq(st.entries, 0);
+	proc_cache_free(c);
+}
