@@ -25,7 +25,7 @@ SENSOR_SRCS := \
 	sensor/event.c sensor/decode.c sensor/event_json.c \
 	sensor/probe.c sensor/platform_ebpf.c sensor/platform_replay.c \
 	sensor/proc_snapshot.c sensor/proc_cache.c \
-	sensor/pipeline.c \
+	sensor/config.c sensor/pipeline.c \
 	sensor/output.c sensor/output_stdout.c sensor/output_file.c sensor/output_webhook.c
 
 BPF_SRCS := bpf/vigil.bpf.c bpf/process.bpf.c
@@ -33,8 +33,8 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKEL     := $(BUILD)/bpf/vigil.skel.h
 VMLINUX  := $(BUILD)/vmlinux.h
 
-UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-INTEG_TESTS := $(patsubst tests/integration/%.c,%,$(wildcard tests/integration/test_*.c))
+UNIT_TESTS := test_decode test_event_json test_config test_output
+INTEG_TESTS := test_replay test_sensor_process
 
 REL_OBJS  := $(patsubst sensor/%.c,$(BUILD)/obj/%.o,$(SENSOR_SRCS))
 ASAN_OBJS := $(patsubst sensor/%.c,$(BUILD)/asan/%.o,$(SENSOR_SRCS))

@@ -918,10 +918,8 @@ enum container_lookup container_cache_lookup(struct container_cache *c, const ch
 {
 	enum container_lookup r;
 
-	if (!container_id_valid(id))
-		return CONTAINER_LOOKUP_MISS;
 	pthread_mutex_lock(&c->lock);
-	r = peek_locked(c, id, out);
+	r = container_id_valid(id) ? peek_locked(c, id, out) : CONTAINER_LOOKUP_MISS;
 	if (r == CONTAINER_LOOKUP_HIT)
 		c->stats.lookups_hit++;
 	else if (r == CONTAINER_LOOKUP_UNKNOWN)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "event.h"
 #include "kernel_features.h"
 #include "log.h"
@@ -31,6 +32,7 @@ struct sensor_options {
 	bool print_snapshot;
 	bool threads;
 	unsigned duration_s; /* 0 = until a signal */
+	bool log_level_set;  /* --log-level beats the file's log_level */
 };
 
 static void usage_run(FILE *out)
@@ -147,6 +149,7 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 				return -1;
 			}
 			log_set_level(level);
+			o->log_level_set = true;
 			break;
 		case 'h':
 			help(stdout);
@@ -220,6 +223,8 @@ static void wait_for_end(struct probe *probe, const struct sensor_options *o)
 
 static int run_sensor(const struct sensor_options *o)
 {
+	struct config cfg;
+	const char *headers[CONFIG_MAX_HEADERS];
 	struct probe_config pcfg;
 	struct pipeline_config plcfg;
 	struct output_config ocfg;
@@ -231,10 +236,13 @@ static int run_sensor(const struct sensor_options *o)
 	sigset_t set;
 	int ret = 1;
 
-	if (o->config_path) {
-		fprintf(stderr, "vigil: --config: configuration files are not supported yet\n");
+	config_defaults(&cfg);
+	if (o->config_path && config_load(&cfg, o->config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vigil: %s\n", err);
 		return 2;
 	}
+	if (!o->log_level_set)
+		log_set_level(cfg.log_level);
 	/* Every thread started from here on inherits the blocked signals, so
 	 * only the main thread's sigwait sees them. */
 	sigemptyset(&set);
@@ -244,6 +252,22 @@ static int run_sensor(const struct sensor_options *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	output_config_init(&ocfg);
+	ocfg.stdout_sink.enabled = cfg.stdout_enabled;
+	if (cfg.file_path[0]) {
+		ocfg.file.enabled = true;
+		ocfg.file.path = cfg.file_path;
+		ocfg.file.max_bytes = cfg.file_max_bytes;
+		ocfg.file.max_files = cfg.file_max_files;
+	}
+	if (cfg.webhook_url[0]) {
+		for (size_t i = 0; i < cfg.n_webhook_headers; i++)
+			headers[i] = cfg.webhook_headers[i];
+		ocfg.webhook.enabled = true;
+		ocfg.webhook.url = cfg.webhook_url;
+		ocfg.webhook.headers = headers;
+		ocfg.webhook.header_count = cfg.n_webhook_headers;
+		ocfg.webhook.timeout_ms = cfg.webhook_timeout_ms;
+	}
 	outs = outputs_open(&ocfg, err, sizeof(err));
 	if (!outs) {
 		log_error("outputs: %s", err);
@@ -253,6 +277,8 @@ static int run_sensor(const struct sensor_options *o)
 	plcfg.print_mask = o->print_mask;
 	plcfg.print_snapshot = o->print_snapshot;
 	plcfg.outputs = outs;
+	plcfg.proc_cache_entries = cfg.proc_cache_entries;
+	plcfg.exit_retention_ns = cfg.exit_retention_ns;
 	pipe = pipeline_new(&plcfg);
 	if (!pipe) {
 		log_error("cannot create the pipeline (out of memory?)");
@@ -260,7 +286,9 @@ static int run_sensor(const struct sensor_options *o)
 	}
 
 	probe_config_defaults(&pcfg);
-	pcfg.emit_threads = o->threads;
+	pcfg.emit_threads = o->threads && cfg.threads;
+	pcfg.poll_interval_ms = cfg.poll_interval_ms;
+	pcfg.wakeup_bytes = cfg.wakeup_bytes;
 	if (o->replay_path) {
 		pcfg.platform = PROBE_REPLAY;
 		pcfg.replay_path = o->replay_path;

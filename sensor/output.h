@@ -28,7 +28,7 @@ struct output_queue_limits {
 
 struct output_stdout_config {
 	bool enabled;
-	int fd;           /* STDOUT_FILENO in production, a pipe in tests */
+	int fd;           /* STDOUT_FILENO in production, a pipe in tests; never closed here */
 	bool only_alerts;
 	struct output_queue_limits queue;
 };

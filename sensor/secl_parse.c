@@ -1077,8 +1077,10 @@ static int build_matcher(struct compile_ctx *cc, struct node *cmp, enum secl_typ
 			return fail(cc, it->pos, SECL_ERR_TYPE, "expected a constant value in list");
 		}
 	}
-	qsort(m->exact, m->n_exact, sizeof(*m->exact), cmp_str);
-	qsort(m->ints, m->n_ints, sizeof(*m->ints), cmp_int);
+	if (m->n_exact > 1)
+		qsort(m->exact, m->n_exact, sizeof(*m->exact), cmp_str);
+	if (m->n_ints > 1)
+		qsort(m->ints, m->n_ints, sizeof(*m->ints), cmp_int);
 	cmp->m = m;
 	return 0;
 }
@@ -1168,10 +1170,12 @@ static int check_cmp(struct compile_ctx *cc, struct node *n, enum vtype *out)
 				    "'%s' needs a string on the left but found %s", op_name(n->op), ld);
 		ok = rt == VT_STR || rt == VT_PATTERN;
 		/* A plain string on the right of =~ is a pattern. */
-		if (ok && n->b->kind == N_STR)
-			n->b->kind = N_PATTERN;
-		if (ok && n->b->kind == N_TEMPLATE)
+		if (ok && (n->b->kind == N_STR || n->b->kind == N_TEMPLATE)) {
+			if (n->b->kind == N_STR)
+				n->b->kind = N_PATTERN;
 			n->b->is_pattern = true;
+			n->b->type = rt = VT_PATTERN;
+		}
 		break;
 	case OP_LT: case OP_LE: case OP_GT: case OP_GE:
 		if (lt != VT_INT)
