@@ -16,7 +16,7 @@ CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -MMD -MP \
 CFLAGS_RELEASE := $(CFLAGS_COMMON) -O2
 CFLAGS_ASAN    := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                   -fno-sanitize-recover=undefined
-LDLIBS := -lbpf -lelf -lz -lcjson -lmicrohttpd -lcurl -lyaml -lprotobuf-c -lpthread
+LDLIBS := -lbpf -lelf -lz -lcjson -lmicrohttpd -lcurl -lyaml -lprotobuf-c -lpthread -lm
 
 # The user-space modules, in pipeline order.
 SENSOR_SRCS := \
@@ -25,7 +25,8 @@ SENSOR_SRCS := \
 	sensor/event.c sensor/decode.c sensor/event_json.c \
 	sensor/probe.c sensor/platform_ebpf.c sensor/platform_replay.c \
 	sensor/proc_snapshot.c sensor/proc_cache.c \
-	sensor/config.c sensor/pipeline.c \
+	sensor/config.c sensor/pipeline.c sensor/telemetry.c \
+	sensor/metrics.c sensor/health.c sensor/http_api.c \
 	sensor/output.c sensor/output_stdout.c sensor/output_file.c sensor/output_webhook.c
 
 BPF_SRCS := bpf/vigil.bpf.c bpf/process.bpf.c

@@ -101,6 +101,11 @@ bpf_prog_ids() {
 	bpftool prog list 2>/dev/null | sed -n 's/^\([0-9][0-9]*\):.*/\1/p' | sort
 }
 
+# Attached programs a process holds, as BPF link file descriptors.
+bpf_link_count() {
+	find "/proc/$1/fd" -lname 'anon_inode:bpf_link' 2>/dev/null | wc -l
+}
+
 # utime+stime of a process in clock ticks. The comm field may hold spaces,
 # so count fields from the closing parenthesis.
 cpu_ticks() {
@@ -265,14 +270,13 @@ stop_auditd() {
 # --- configurations ------------------------------------------------------
 
 start_vigil() {
-	local cfg=$1 cmd=$2 before now last="" i settled=0
+	local cfg=$1 cmd=$2 now last="" i settled=0
 	local bin=${cmd%% *}
 	if [ ! -x "$bin" ]; then
 		SKIP[$cfg]=1
 		NOTE[$cfg]="$bin not found or not executable"
 		return 1
 	fi
-	before=$(bpf_prog_ids | wc -l)
 	# exec keeps the pid, so $! is Vigil itself.
 	bash -c "exec $cmd" >"$OUT/$cfg.log" 2>&1 &
 	AGENT_PID=$!
@@ -287,12 +291,15 @@ start_vigil() {
 		if metrics_answer; then
 			return 0
 		fi
-		# Without /metrics, ready means: its programs are loaded and
-		# their number has stopped growing for half a second.
-		now=$(bpf_prog_ids | wc -l)
-		if [ "$now" -gt "$before" ]; then
+		# Without /metrics, ready means: it holds attached programs
+		# (BPF link fds) and their number has not changed for half a
+		# second.
+		now=$(bpf_link_count "$AGENT_PID")
+		if [ "$now" -gt 0 ] && [ "$now" = "$last" ]; then
 			settled=$((settled + 1))
-			[ "$settled" -ge 5 ] && [ "$now" = "$last" ] && return 0
+			[ "$settled" -ge 5 ] && return 0
+		else
+			settled=0
 		fi
 		last=$now
 		sleep 0.1
@@ -461,6 +468,7 @@ report() {
 	{
 	  "kernel": $(json_string "$(uname -r)"),
 	  "cpus": $(nproc),
+	  "load_average_before": $LOAD_BEFORE,
 	  "rounds_done": $ROUNDS_DONE,
 	  "iterations": {"open_close": $OPEN_ITERS, "exec": $EXEC_ITERS, "connect": $CONNECT_ITERS, "build": $BUILD_ITERS},
 	  "seconds": $((SECONDS - START_TIME)),
@@ -475,6 +483,10 @@ report() {
 # --- main ----------------------------------------------------------------
 
 [ "$(id -u)" = 0 ] || die "needs root (loads BPF programs, runs auditd)"
+LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 0.5) }'; then
+	log "warning: load average is $LOAD_BEFORE; other work on the machine will blur the numbers"
+fi
 build_helpers
 rm -f "$OUT/raw.tsv" "$OUT/agent.tsv"
 touch "$OUT/raw.tsv" "$OUT/agent.tsv"

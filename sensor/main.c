@@ -11,12 +11,17 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "health.h"
+#include "http_api.h"
+#include "metrics.h"
+#include "telemetry.h"
 #include "event.h"
 #include "kernel_features.h"
 #include "log.h"
@@ -33,6 +38,8 @@ struct sensor_options {
 	bool threads;
 	unsigned duration_s; /* 0 = until a signal */
 	bool log_level_set;  /* --log-level beats the file's log_level */
+	const char *listen;  /* --listen */
+	bool events_cmd;
 };
 
 static void usage_run(FILE *out)
@@ -46,7 +53,8 @@ static void usage_run(FILE *out)
 		"  --config FILE      configuration file (YAML); built-in defaults otherwise\n"
 		"  --log-level LEVEL  debug, info, warn or error (default info); logs go to stderr\n"
 		"  --replay FILE      read recorded events (JSON lines) instead of the kernel\n"
-		"  --duration SECS    stop after SECS seconds (default: until SIGINT/SIGTERM)\n");
+		"  --duration SECS    stop after SECS seconds (default: until SIGINT/SIGTERM)\n"
+		"  --listen ADDR:PORT serve /healthz, /readyz, /metrics and /v1 here (default 0.0.0.0:9810)\n");
 }
 
 static void usage_events(FILE *out)
@@ -61,6 +69,7 @@ static void usage_events(FILE *out)
 		"  --no-threads       do not report thread creation as fork events\n"
 		"  --replay FILE      read recorded events (JSON lines; - for stdin) instead of the kernel\n"
 		"  --duration SECS    stop after SECS seconds (default: until SIGINT/SIGTERM)\n"
+		"  --listen ADDR:PORT also serve /healthz, /readyz, /metrics and /v1 (default: off)\n"
 		"  --log-level LEVEL  debug, info, warn or error\n");
 }
 
@@ -95,7 +104,7 @@ static int parse_uint(const char *s, unsigned *out)
  * given, -1 on a bad option. */
 static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct sensor_options *o)
 {
-	enum { OPT_SNAPSHOT = 256, OPT_NO_THREADS, OPT_DURATION, OPT_REPLAY, OPT_LOG_LEVEL };
+	enum { OPT_SNAPSHOT = 256, OPT_NO_THREADS, OPT_DURATION, OPT_REPLAY, OPT_LOG_LEVEL, OPT_LISTEN };
 	static const struct option long_opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "types", required_argument, NULL, 't' },
@@ -104,6 +113,7 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +160,9 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 			}
 			log_set_level(level);
 			o->log_level_set = true;
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
 			break;
 		case 'h':
 			help(stdout);
@@ -221,28 +234,140 @@ static void wait_for_end(struct probe *probe, const struct sensor_options *o)
 	}
 }
 
-static int run_sensor(const struct sensor_options *o)
-{
+/* Everything a running sensor holds, so teardown can walk it in reverse. */
+struct sensor {
 	struct config cfg;
 	const char *headers[CONFIG_MAX_HEADERS];
+	struct outputs *outputs;
+	struct pipeline *pipeline;
+	struct probe *probe;
+	struct metrics *metrics;
+	struct health *health;
+	struct telemetry *telemetry;
+	struct http_api *http;
+};
+
+/* SIGUSR2 pauses and resumes event consumption: a test hook proving that
+ * /healthz notices a stuck consumer. */
+static atomic_bool consumer_paused;
+
+static void toggle_pause(int sig)
+{
+	(void)sig;
+	atomic_store(&consumer_paused, !atomic_load(&consumer_paused));
+}
+
+static void sensor_batch_end(void *ctx)
+{
+	struct sensor *s = ctx;
+
+	pipeline_batch_end(s->pipeline);
+	while (atomic_load(&consumer_paused))
+		usleep(50 * 1000);
+	health_beat(s->health, "events");
+}
+
+static void sensor_event(const struct event *ev, void *ctx)
+{
+	struct sensor *s = ctx;
+
+	pipeline_handle_event(ev, s->pipeline);
+}
+
+static char *status_json(void *ctx)
+{
+	struct sensor *s = ctx;
+	struct kernel_features f;
+	cJSON *root = cJSON_CreateObject();
+	char *out;
+
+	(void)s;
+	features_probe(&f);
+	cJSON_AddItemToObject(root, "kernel", features_to_json(&f));
+	cJSON_AddStringToObject(root, "platform", probe_platform_name(s->probe));
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+static int open_outputs(struct sensor *s)
+{
+	struct output_config ocfg;
+	char err[512];
+
+	output_config_init(&ocfg);
+	ocfg.stdout_sink.enabled = s->cfg.stdout_enabled;
+	if (s->cfg.file_path[0]) {
+		ocfg.file.enabled = true;
+		ocfg.file.path = s->cfg.file_path;
+		ocfg.file.max_bytes = s->cfg.file_max_bytes;
+		ocfg.file.max_files = s->cfg.file_max_files;
+	}
+	if (s->cfg.webhook_url[0]) {
+		for (size_t i = 0; i < s->cfg.n_webhook_headers; i++)
+			s->headers[i] = s->cfg.webhook_headers[i];
+		ocfg.webhook.enabled = true;
+		ocfg.webhook.url = s->cfg.webhook_url;
+		ocfg.webhook.headers = s->headers;
+		ocfg.webhook.header_count = s->cfg.n_webhook_headers;
+		ocfg.webhook.timeout_ms = s->cfg.webhook_timeout_ms;
+	}
+	s->outputs = outputs_open(&ocfg, err, sizeof(err));
+	if (!s->outputs) {
+		log_error("outputs: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int start_http(struct sensor *s)
+{
+	struct http_api_config hcfg = {
+		.listen = s->cfg.listen,
+		.token_file = s->cfg.token_file[0] ? s->cfg.token_file : NULL,
+		.version = VIGIL_VERSION,
+		.metrics = s->metrics,
+		.health = s->health,
+		.status_fn = status_json,
+		.status_ctx = s,
+	};
+	char err[512];
+
+	if (!s->cfg.listen[0])
+		return 0;
+	s->http = http_api_start(&hcfg, err, sizeof(err));
+	if (!s->http) {
+		log_error("http: %s", err);
+		return -1;
+	}
+	log_info("http: serving /healthz, /readyz, /metrics and /v1 on %s (port %u)", s->cfg.listen,
+		 http_api_port(s->http));
+	return 0;
+}
+
+static int run_sensor(const struct sensor_options *o)
+{
+	struct sensor s;
 	struct probe_config pcfg;
 	struct pipeline_config plcfg;
-	struct output_config ocfg;
 	struct probe_handler handler;
-	struct pipeline *pipe = NULL;
-	struct outputs *outs = NULL;
-	struct probe *probe = NULL;
 	char err[512];
 	sigset_t set;
 	int ret = 1;
 
-	config_defaults(&cfg);
-	if (o->config_path && config_load(&cfg, o->config_path, err, sizeof(err)) < 0) {
+	memset(&s, 0, sizeof(s));
+	config_defaults(&s.cfg);
+	if (o->config_path && config_load(&s.cfg, o->config_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vigil: %s\n", err);
 		return 2;
 	}
 	if (!o->log_level_set)
-		log_set_level(cfg.log_level);
+		log_set_level(s.cfg.log_level);
+	if (o->listen)
+		snprintf(s.cfg.listen, sizeof(s.cfg.listen), "%s", o->listen);
+	else if (o->events_cmd)
+		s.cfg.listen[0] = '\0'; /* a debugging stream serves nothing unless asked */
+
 	/* Every thread started from here on inherits the blocked signals, so
 	 * only the main thread's sigwait sees them. */
 	sigemptyset(&set);
@@ -250,79 +375,75 @@ static int run_sensor(const struct sensor_options *o)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGUSR2, toggle_pause);
 
-	output_config_init(&ocfg);
-	ocfg.stdout_sink.enabled = cfg.stdout_enabled;
-	if (cfg.file_path[0]) {
-		ocfg.file.enabled = true;
-		ocfg.file.path = cfg.file_path;
-		ocfg.file.max_bytes = cfg.file_max_bytes;
-		ocfg.file.max_files = cfg.file_max_files;
-	}
-	if (cfg.webhook_url[0]) {
-		for (size_t i = 0; i < cfg.n_webhook_headers; i++)
-			headers[i] = cfg.webhook_headers[i];
-		ocfg.webhook.enabled = true;
-		ocfg.webhook.url = cfg.webhook_url;
-		ocfg.webhook.headers = headers;
-		ocfg.webhook.header_count = cfg.n_webhook_headers;
-		ocfg.webhook.timeout_ms = cfg.webhook_timeout_ms;
-	}
-	outs = outputs_open(&ocfg, err, sizeof(err));
-	if (!outs) {
-		log_error("outputs: %s", err);
-		return 1;
-	}
+	s.metrics = metrics_new(0);
+	s.health = health_new(5000);
+	if (!s.metrics || !s.health || open_outputs(&s) < 0)
+		goto out;
+	health_register(s.health, "probe", true);
+	health_set(s.health, "probe", HEALTH_STARTING, "loading");
+	health_register_loop(s.health, "events", 5000);
+
 	pipeline_config_defaults(&plcfg);
 	plcfg.print_mask = o->print_mask;
 	plcfg.print_snapshot = o->print_snapshot;
-	plcfg.outputs = outs;
-	plcfg.proc_cache_entries = cfg.proc_cache_entries;
-	plcfg.exit_retention_ns = cfg.exit_retention_ns;
-	pipe = pipeline_new(&plcfg);
-	if (!pipe) {
+	plcfg.outputs = s.outputs;
+	plcfg.proc_cache_entries = s.cfg.proc_cache_entries;
+	plcfg.exit_retention_ns = s.cfg.exit_retention_ns;
+	s.pipeline = pipeline_new(&plcfg);
+	if (!s.pipeline) {
 		log_error("cannot create the pipeline (out of memory?)");
 		goto out;
 	}
 
 	probe_config_defaults(&pcfg);
-	pcfg.emit_threads = o->threads && cfg.threads;
-	pcfg.poll_interval_ms = cfg.poll_interval_ms;
-	pcfg.wakeup_bytes = cfg.wakeup_bytes;
+	pcfg.emit_threads = o->threads && s.cfg.threads;
+	pcfg.poll_interval_ms = s.cfg.poll_interval_ms;
+	pcfg.wakeup_bytes = s.cfg.wakeup_bytes;
 	if (o->replay_path) {
 		pcfg.platform = PROBE_REPLAY;
 		pcfg.replay_path = o->replay_path;
 		pcfg.snapshot = false;
 	}
-	handler = (struct probe_handler){ .event = pipeline_handle_event,
-					  .batch_end = pipeline_batch_end, .ctx = pipe };
-	probe = probe_new(&pcfg, &handler);
-	if (!probe) {
+	handler = (struct probe_handler){ .event = sensor_event, .batch_end = sensor_batch_end, .ctx = &s };
+	s.probe = probe_new(&pcfg, &handler);
+	if (!s.probe) {
 		log_error("cannot create the probe (out of memory?)");
 		goto out;
 	}
-	if (probe_init(probe) < 0 || probe_setup(probe) < 0 || probe_start(probe) < 0) {
-		log_error("%s probe: %s", probe_platform_name(probe), probe_error(probe));
+	s.telemetry = telemetry_new(s.metrics, s.probe, s.pipeline, s.outputs);
+	if (start_http(&s) < 0)
+		goto out;
+	if (probe_init(s.probe) < 0 || probe_setup(s.probe) < 0 || probe_start(s.probe) < 0) {
+		log_error("%s probe: %s", probe_platform_name(s.probe), probe_error(s.probe));
+		health_set(s.health, "probe", HEALTH_DOWN, probe_error(s.probe));
 		if (pcfg.platform == PROBE_EBPF)
 			log_error("run `vigil check` to see which kernel features are missing");
 		goto out;
 	}
-	log_info("vigil %s started (%s platform)", VIGIL_VERSION, probe_platform_name(probe));
-	wait_for_end(probe, o);
-	probe_stop(probe);
-	log_final_stats(probe, pipe, outs);
+	health_set(s.health, "probe", HEALTH_OK, probe_platform_name(s.probe));
+	log_info("vigil %s started (%s platform)", VIGIL_VERSION, probe_platform_name(s.probe));
+	wait_for_end(s.probe, o);
+	probe_stop(s.probe);
+	health_loop_stop(s.health, "events");
+	log_final_stats(s.probe, s.pipeline, s.outputs);
 	ret = 0;
 out:
-	probe_close(probe);
-	/* The pipeline may still emit while the probe drains: close it after. */
-	outputs_close(outs);
-	pipeline_free(pipe);
+	http_api_stop(s.http);
+	telemetry_free(s.telemetry);
+	probe_close(s.probe);
+	/* The pipeline may still emit while the probe drains: close after. */
+	outputs_close(s.outputs);
+	pipeline_free(s.pipeline);
+	health_free(s.health);
+	metrics_free(s.metrics);
 	return ret;
 }
 
 static int cmd_sensor(int argc, char **argv, bool events_cmd)
 {
-	struct sensor_options o = { .print_mask = EVENT_MASK_ALL, .threads = true };
+	struct sensor_options o = { .print_mask = EVENT_MASK_ALL, .threads = true, .events_cmd = events_cmd };
 	int r;
 
 	/* Until policies land, `run` shows executions, the events a node

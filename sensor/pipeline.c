@@ -1,6 +1,7 @@
 /* pipeline.c - see pipeline.h. */
 #include "pipeline.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ struct pipeline {
 	char hostname[256];
 	_Atomic uint64_t events[EVENT_TYPE_COUNT];
 	_Atomic uint64_t printed, output_refused, serialize_errors;
+	pthread_mutex_t stats_lock; /* guards cache_stats */
+	struct proc_cache_stats cache_stats;
 };
 
 void pipeline_config_defaults(struct pipeline_config *cfg)
@@ -43,6 +46,8 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg)
 		return NULL;
 	}
 	json_init(&p->json);
+	pthread_mutex_init(&p->stats_lock, NULL);
+	proc_cache_get_stats(p->cache, &p->cache_stats);
 	if (gethostname(p->hostname, sizeof(p->hostname) - 1) < 0)
 		strcpy(p->hostname, "unknown");
 	return p;
@@ -54,6 +59,7 @@ void pipeline_free(struct pipeline *p)
 		return;
 	proc_cache_free(p->cache);
 	json_free(&p->json);
+	pthread_mutex_destroy(&p->stats_lock);
 	free(p);
 }
 
@@ -141,8 +147,13 @@ void pipeline_handle_event(const struct event *ev, void *ctx)
 void pipeline_batch_end(void *ctx)
 {
 	struct pipeline *p = ctx;
+	struct proc_cache_stats st;
 
 	proc_cache_expire(p->cache, clock_boot_now());
+	proc_cache_get_stats(p->cache, &st);
+	pthread_mutex_lock(&p->stats_lock);
+	p->cache_stats = st;
+	pthread_mutex_unlock(&p->stats_lock);
 }
 
 void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *out)
@@ -152,4 +163,7 @@ void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *out)
 	out->printed = atomic_load(&p->printed);
 	out->output_refused = atomic_load(&p->output_refused);
 	out->serialize_errors = atomic_load(&p->serialize_errors);
+	pthread_mutex_lock(&p->stats_lock);
+	out->cache = p->cache_stats;
+	pthread_mutex_unlock(&p->stats_lock);
 }

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "proc_cache.h"
 
 struct outputs;
-struct proc_cache;
 
 struct pipeline_config {
 	uint64_t print_mask;   /* event types written as events (vigil events) */
@@ -28,6 +28,9 @@ struct pipeline_stats {
 	uint64_t printed;
 	uint64_t output_refused; /* lines no sink took (all queues full) */
 	uint64_t serialize_errors;
+	/* The process cache as of the last batch (other threads must not
+	 * read the cache itself while the pipeline runs). */
+	struct proc_cache_stats cache;
 };
 
 void pipeline_config_defaults(struct pipeline_config *cfg);

@@ -18,13 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The rule can only hold if field takes a value listed by one of the
+ * matchers (exact strings or integers only). */
+#define KEY_MAX_MATCHERS 8
+
+struct rule_key {
+	int field;                /* -1: the rule has no key */
+	const struct matcher *ms[KEY_MAX_MATCHERS];
+	size_t n;
+};
+
 struct rule {
 	char *id;
 	int event;                /* -1: wildcard (common fields only) */
 	struct node *root;
 	struct arena arena;
-	int key_field;            /* indexed by this field, or -1 */
-	const struct matcher *key;
+	struct rule_key key;
 };
 
 struct slot {
@@ -596,25 +605,41 @@ int secl_ruleset_slot(struct secl_ruleset *rs, int field)
 	return (int)rs->n_slots++;
 }
 
-/* An exact "field == v" or "field in [v...]" among the top-level conjuncts:
- * the rule can only match events whose field has one of those values. */
-static struct node *find_key(struct node *n)
+/* Looks for a key: an exact "field == v" or "field in [v...]" among the
+ * top-level conjuncts, or an "||" of such tests on one field. */
+static bool find_key(const struct node *n, struct rule_key *k)
 {
-	if (n->kind == N_AND) {
-		struct node *k = find_key(n->a);
+	struct rule_key kb;
 
-		return k ? k : find_key(n->b);
+	switch (n->kind) {
+	case N_AND:
+		if (find_key(n->a, k))
+			return true;
+		return find_key(n->b, k);
+	case N_OR:
+		if (!find_key(n->a, k) || !find_key(n->b, &kb) || k->field != kb.field ||
+		    k->n + kb.n > KEY_MAX_MATCHERS)
+			return false;
+		for (size_t i = 0; i < kb.n; i++)
+			k->ms[k->n++] = kb.ms[i];
+		return true;
+	case N_CMP:
+		break;
+	default:
+		return false;
 	}
-	if (n->kind != N_CMP || !n->m || (n->op != OP_EQ && n->op != OP_IN && n->op != OP_MATCH))
-		return NULL;
-	if (n->a->kind != N_FIELD || n->a->length)
-		return NULL;
 	const struct matcher *m = n->m;
-	if (m->type == SECL_STRING && m->n_exact > 0 && m->n_globs == 0 && m->n_regexes == 0)
-		return n;
-	if (m->type == SECL_INT && m->n_ints > 0)
-		return n;
-	return NULL;
+	if (!m || (n->op != OP_EQ && n->op != OP_IN && n->op != OP_MATCH))
+		return false;
+	if (n->a->kind != N_FIELD || n->a->length)
+		return false;
+	if (!(m->type == SECL_STRING && m->n_exact > 0 && m->n_globs == 0 && m->n_regexes == 0) &&
+	    !(m->type == SECL_INT && m->n_ints > 0))
+		return false;
+	k->field = n->a->field;
+	k->ms[0] = m;
+	k->n = 1;
+	return true;
 }
 
 static void invalidate_plans(struct secl_ruleset *rs)
@@ -680,9 +705,8 @@ int secl_ruleset_add(struct secl_ruleset *rs, const char *rule_id, const char *e
 		return -1;
 	}
 	r->event = cc.event;
-	struct node *key = find_key(r->root);
-	r->key_field = key ? key->a->field : -1;
-	r->key = key ? key->m : NULL;
+	if (!find_key(r->root, &r->key))
+		r->key.field = -1;
 	rs->rules[rs->n_rules] = r;
 	if (r->event < 0)
 		rs->n_wildcard++;
@@ -792,7 +816,31 @@ static int index_add(struct field_index *ix, const union secl_scalar *v, int pos
 
 static size_t key_count(const struct rule *r)
 {
-	return r->key->type == SECL_STRING ? r->key->n_exact : r->key->n_ints;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->key.n; i++)
+		n += r->key.ms[i]->type == SECL_STRING ? r->key.ms[i]->n_exact : r->key.ms[i]->n_ints;
+	return n;
+}
+
+static int index_rule(struct field_index *ix, const struct rule *r, int pos)
+{
+	for (size_t i = 0; i < r->key.n; i++) {
+		const struct matcher *m = r->key.ms[i];
+		size_t cnt = m->type == SECL_STRING ? m->n_exact : m->n_ints;
+
+		for (size_t k = 0; k < cnt; k++) {
+			union secl_scalar v;
+
+			if (m->type == SECL_STRING)
+				v.s = m->exact[k];
+			else
+				v.i = m->ints[k];
+			if (index_add(ix, &v, pos) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 static int plan_build(struct secl_ruleset *rs, struct plan *p, int event)
@@ -817,12 +865,12 @@ static int plan_build(struct secl_ruleset *rs, struct plan *p, int event)
 		const struct rule *r = rs->rules[p->rules[pos]];
 		struct field_index *ix = NULL;
 
-		if (r->key_field < 0) {
+		if (r->key.field < 0) {
 			p->always[pos / 64] |= 1ull << (pos % 64);
 			continue;
 		}
 		for (size_t k = 0; k < p->n_indexes; k++)
-			if (p->indexes[k].field == r->key_field)
+			if (p->indexes[k].field == r->key.field)
 				ix = &p->indexes[k];
 		if (!ix) {
 			/* Size the table for every keyed value of this field. */
@@ -831,30 +879,22 @@ static int plan_build(struct secl_ruleset *rs, struct plan *p, int event)
 			for (size_t q = pos; q < n; q++) {
 				const struct rule *o = rs->rules[p->rules[q]];
 
-				if (o->key_field == r->key_field)
+				if (o->key.field == r->key.field)
 					total += key_count(o);
 			}
 			while (cap < 2 * total)
 				cap *= 2;
 			ix = &p->indexes[p->n_indexes++];
-			ix->field = r->key_field;
-			ix->slot = rs->slot_of[r->key_field];
-			ix->type = r->key->type;
+			ix->field = r->key.field;
+			ix->slot = rs->slot_of[r->key.field];
+			ix->type = r->key.ms[0]->type;
 			ix->mask = cap - 1;
 			ix->table = calloc(cap, sizeof(*ix->table));
 			if (!ix->table)
 				return -1;
 		}
-		for (size_t k = 0; k < key_count(r); k++) {
-			union secl_scalar v;
-
-			if (r->key->type == SECL_STRING)
-				v.s = r->key->exact[k];
-			else
-				v.i = r->key->ints[k];
-			if (index_add(ix, &v, (int)pos) < 0)
-				return -1;
-		}
+		if (index_rule(ix, r, (int)pos) < 0)
+			return -1;
 	}
 	p->built = true;
 	return 0;
