@@ -34,8 +34,11 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKEL     := $(BUILD)/bpf/vigil.skel.h
 VMLINUX  := $(BUILD)/vmlinux.h
 
-UNIT_TESTS := test_decode test_event_json test_config test_output
-INTEG_TESTS := test_replay test_sensor_process
+UNIT_TESTS := test_decode test_event_json test_config test_output test_metrics test_http_api
+INTEG_TESTS := test_replay test_sensor_process test_sensor_http test_prometheus
+
+# Integration tests written in shell (tests/integration/NAME.sh).
+SHELL_TESTS := test_prometheus
 
 REL_OBJS  := $(patsubst sensor/%.c,$(BUILD)/obj/%.o,$(SENSOR_SRCS))
 ASAN_OBJS := $(patsubst sensor/%.c,$(BUILD)/asan/%.o,$(SENSOR_SRCS))
@@ -101,7 +104,7 @@ run: deps $(BUILD)/vigil
 test: 
 	@bash hack/deps.sh --test
 	@$(MAKE) --no-print-directory $(BUILD)/vigil $(BUILD)/vigil-asan \
-		$(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(INTEG_TESTS))
+		$(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(filter-out $(SHELL_TESTS),$(INTEG_TESTS)))
 	@VIGIL=$(BUILD)/vigil-asan bash hack/run-tests.sh $(BUILD)/tests $(UNIT_TESTS) $(INTEG_TESTS)
 
 bench: deps $(BUILD)/vigil

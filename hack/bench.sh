@@ -17,9 +17,10 @@
 # nothing attached: helpers are stopped and audit rules removed on any exit.
 #
 # Knobs (environment): BENCH_ROUNDS, BENCH_CONFIGS, BENCH_OPEN_ITERS,
-# BENCH_AUDIT_OPEN_ITERS, BENCH_EXEC_ITERS, BENCH_CONNECT_ITERS, BENCH_BUILD_ITERS, BENCH_DEADLINE
-# (seconds), VIGIL_CMD, VIGIL_ALL_CMD, VIGIL_METRICS_URL,
-# VIGIL_READY_TIMEOUT, VIGIL_METRIC_DELIVERED, VIGIL_METRIC_DROPPED.
+# BENCH_AUDIT_OPEN_ITERS, BENCH_EXEC_ITERS, BENCH_CONNECT_ITERS,
+# BENCH_BUILD_ITERS, BENCH_DEADLINE (seconds), VIGIL_CMD, VIGIL_ALL_CMD,
+# VIGIL_METRICS_URL, VIGIL_READY_TIMEOUT, VIGIL_STDOUT,
+# VIGIL_METRIC_DELIVERED, VIGIL_METRIC_DROPPED.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -42,8 +43,10 @@ VIGIL_CMD=${VIGIL_CMD:-build/vigil run}
 VIGIL_ALL_CMD=${VIGIL_ALL_CMD:-build/vigil events}
 METRICS_URL=${VIGIL_METRICS_URL:-http://127.0.0.1:9810/metrics}
 READY_TIMEOUT=${VIGIL_READY_TIMEOUT:-15}
-METRIC_DELIVERED=${VIGIL_METRIC_DELIVERED:-vigil_events_delivered_total}
-METRIC_DROPPED=${VIGIL_METRIC_DROPPED:-vigil_events_dropped_total}
+VIGIL_STDOUT=${VIGIL_STDOUT:-/dev/null}
+# Counters summed over all their labels (type, where, output).
+METRIC_DELIVERED=${VIGIL_METRIC_DELIVERED:-vigil_events_total}
+METRIC_DROPPED=${VIGIL_METRIC_DROPPED:-vigil_events_lost_total}
 
 WORKLOADS="open_close exec connect build"
 AUDIT_KEY=vigil_bench
@@ -133,11 +136,12 @@ metric_value() {
 
 metrics_answer() { curl -s -m 1 -o /dev/null "$METRICS_URL" 2>/dev/null; }
 
+# Median of the numbers on stdin, printed with the printf format $1.
 median() {
-	sort -g | awk '{ v[NR] = $1 }
+	sort -g | awk -v fmt="${1:-%.1f}\n" '{ v[NR] = $1 }
 		END { if (NR == 0) exit;
-		      if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2];
-		      else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		      if (NR % 2) printf fmt, v[(NR + 1) / 2];
+		      else printf fmt, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 json_string() {
@@ -278,7 +282,9 @@ start_vigil() {
 		return 1
 	fi
 	# exec keeps the pid, so $! is Vigil itself.
-	bash -c "exec $cmd" >"$OUT/$cfg.log" 2>&1 &
+	# Its event lines go to VIGIL_STDOUT (default /dev/null: a file of
+	# millions of lines would measure the disk, not Vigil); logs to a file.
+	bash -c "exec $cmd" >"$VIGIL_STDOUT" 2>"$OUT/$cfg.log" &
 	AGENT_PID=$!
 	for i in $(seq $((READY_TIMEOUT * 10))); do
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -444,10 +450,10 @@ report() {
 		done
 		cpu=""; hwm=""; ev=""; dr=""; per_m=""
 		if [ "${cfg#vigil}" != "$cfg" ] && [ -s "$OUT/agent.tsv" ]; then
-			cpu=$(agent_col "$cfg" 3 | median)
+			cpu=$(agent_col "$cfg" 3 | median %.3f)
 			hwm=$(agent_col "$cfg" 4 | sort -n | tail -n 1)
-			ev=$(agent_col "$cfg" 5 | median)
-			dr=$(agent_col "$cfg" 6 | median)
+			ev=$(agent_col "$cfg" 5 | median %.0f)
+			dr=$(agent_col "$cfg" 6 | median %.0f)
 			if [ -n "$cpu" ] && [ -n "$ev" ] && awk -v e="$ev" 'BEGIN { exit !(e > 0) }'; then
 				per_m=$(awk -v c="$cpu" -v e="$ev" 'BEGIN { printf "%.3f", c / e * 1e6 }')
 			fi

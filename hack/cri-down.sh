@@ -68,8 +68,13 @@ remove_pods() {
 	echo "$uids" > "$RUN/pod-uids" 2>/dev/null || true
 }
 
+# Tasks left by a containerd that died: their state dirs are still there.
+have_tasks() {
+	[ -n "$(ls -A "$RUN/state/io.containerd.runtime.v2.task/k8s.io" 2>/dev/null)" ]
+}
+
 start_for_cleanup() {
-	[ -f "$LIB/config.toml" ] && [ -d "$RUN/state" ] || return 1
+	[ -f "$LIB/config.toml" ] && have_tasks || return 1
 	command -v containerd >/dev/null || return 1
 	say "containerd not running; starting it to tear pods down properly"
 	rm -f "$SOCK" "$SOCK.ttrpc"

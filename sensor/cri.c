@@ -11,7 +11,6 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,8 +51,8 @@ struct cri_client {
 	CURL *curl;
 	char socket[108]; /* sun_path size */
 	bool socket_explicit;
-	const char *api;  /* API_V1 or API_V1ALPHA2 */
-	bool api_settled; /* a call succeeded with this api */
+	bool v1alpha2;    /* the runtime only serves the older API */
+	bool api_settled; /* a call succeeded with the current API */
 	unsigned timeout_ms;
 	uint64_t last_latency_us;
 	char error[320];
@@ -708,7 +707,6 @@ struct cri_client *cri_client_new(const char *socket_path, unsigned timeout_ms)
 		c->socket_explicit = true;
 	}
 	c->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
-	c->api = API_V1;
 	return c;
 }
 
@@ -733,7 +731,7 @@ const char *cri_client_socket(const struct cri_client *c)
 
 const char *cri_client_api(const struct cri_client *c)
 {
-	return c->api;
+	return c->v1alpha2 ? API_V1ALPHA2 : API_V1;
 }
 
 uint64_t cri_client_last_latency_us(const struct cri_client *c)
@@ -770,7 +768,8 @@ static int perform(struct cri_client *c, const char *service, const char *method
 	c->reply.grpc_message[0] = '\0';
 	c->reply.content_type[0] = '\0';
 
-	snprintf(url, sizeof(url), "http://localhost/%s.%s/%s", c->api, service, method);
+	snprintf(url, sizeof(url), "http://localhost/%s.%s/%s", cri_client_api(c),
+		 service, method);
 	/* gRPC deadline in the server's terms too, so it gives up when we do */
 	snprintf(timeout_hdr, sizeof(timeout_hdr), "grpc-timeout: %um", c->timeout_ms);
 	h = curl_slist_append(hdrs, "content-type: application/grpc");
@@ -805,7 +804,9 @@ static int perform(struct cri_client *c, const char *service, const char *method
 	curl_easy_setopt(k, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(k, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(k, CURLOPT_USERAGENT, "vigil-cri/1");
-	if (getenv("VIGIL_CRI_CURL_VERBOSE")) curl_easy_setopt(k, CURLOPT_VERBOSE, 1L);
+	/* wire-level debugging on a live node, printed by libcurl to stderr */
+	if (getenv("VIGIL_CRI_TRACE"))
+		curl_easy_setopt(k, CURLOPT_VERBOSE, 1L);
 
 	rc = curl_easy_perform(k);
 	curl_slist_free_all(hdrs);
@@ -868,13 +869,13 @@ static int call(struct cri_client *c, const char *service, const char *method,
 	rc = perform(c, service, method, frame, 5 + plen);
 	/* Runtimes older than Kubernetes 1.23's CRI only serve v1alpha2. */
 	if (rc == CRI_OK && c->reply.grpc_status == GRPC_UNIMPLEMENTED &&
-	    !c->api_settled && c->api == (const char *)API_V1) {
+	    !c->api_settled && !c->v1alpha2) {
 		log_info("cri: %s does not serve %s, falling back to %s", c->socket,
 			 API_V1, API_V1ALPHA2);
-		c->api = API_V1ALPHA2;
+		c->v1alpha2 = true;
 		rc = perform(c, service, method, frame, 5 + plen);
 		if (rc == CRI_OK && c->reply.grpc_status == GRPC_UNIMPLEMENTED)
-			c->api = API_V1; /* neither: the method itself is missing */
+			c->v1alpha2 = false; /* neither: the method itself is missing */
 	}
 	free(frame);
 	c->last_latency_us = now_us() - t0;
@@ -1025,9 +1026,9 @@ void cri_pod_list_free(struct cri_pod_list *l)
 
 /* ---- lifecycle (tests) --------------------------------------------------- */
 
-/* Map entries for a NULL-terminated key,value list. The entry structs of all
- * string maps share one layout, so one descriptor-agnostic builder is not
- * possible without casts; each map type gets a short loop instead. */
+/* Pairs in a NULL-terminated key, value, key, value, ... list. Each map
+ * field has its own generated entry type, so each gets its own short loop
+ * rather than one builder full of casts. */
 static size_t count_pairs(const char *const *kv)
 {
 	size_t n = 0;
