@@ -22,14 +22,14 @@ LDLIBS := -lbpf -lelf -lz -lcjson -lmicrohttpd -lcurl -lyaml -lprotobuf-c -lpthr
 SENSOR_SRCS := \
 	sensor/log.c sensor/clock.c sensor/json_writer.c \
 	sensor/bpf_env.c sensor/kernel_features.c \
-	sensor/event.c sensor/decode.c sensor/event_json.c \
+	sensor/event.c sensor/syscall_table.c sensor/decode.c sensor/event_json.c \
 	sensor/probe.c sensor/platform_ebpf.c sensor/platform_replay.c \
 	sensor/proc_snapshot.c sensor/proc_cache.c \
 	sensor/config.c sensor/pipeline.c sensor/telemetry.c \
 	sensor/metrics.c sensor/health.c sensor/http_api.c \
 	sensor/output.c sensor/output_stdout.c sensor/output_file.c sensor/output_webhook.c
 
-BPF_SRCS := bpf/vigil.bpf.c bpf/process.bpf.c
+BPF_SRCS := bpf/vigil.bpf.c bpf/process.bpf.c bpf/syscalls.bpf.c
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKEL     := $(BUILD)/bpf/vigil.skel.h
 VMLINUX  := $(BUILD)/vmlinux.h

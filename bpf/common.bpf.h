@@ -24,6 +24,7 @@
 struct scratch {
 	char record[SCRATCH_RECORD_SIZE];
 	char path[PATH_BUF_SIZE];
+	__u32 pos; /* write position in a record built across tail calls */
 };
 
 struct events_map {
@@ -123,8 +124,10 @@ static __always_inline void fill_proc(struct vigil_proc *p, struct task_struct *
 	p->pid = BPF_CORE_READ(task, tgid);
 	p->tid = BPF_CORE_READ(task, pid);
 	p->ppid = BPF_CORE_READ(parent, tgid);
-	p->start_ns = BPF_CORE_READ(task, start_boottime);
-	p->parent_start_ns = BPF_CORE_READ(parent, start_boottime);
+	/* A process is named by its leader's start time: the thread that
+	 * reports an event (or exits last) may be another one. */
+	p->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	p->parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
 	p->uid = BPF_CORE_READ(cred, uid.val);
 	p->gid = BPF_CORE_READ(cred, gid.val);
 	p->euid = BPF_CORE_READ(cred, euid.val);

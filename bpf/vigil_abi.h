@@ -16,10 +16,51 @@
 
 #define VIGIL_ABI_VERSION 1
 
+/* Event types. The user-space enum (sensor/event.h) uses the same numbers.
+ * Types after EXIT come from syscalls and share struct vigil_syscall. */
 enum vigil_event_type {
 	VIGIL_EVENT_EXEC = 1,
-	VIGIL_EVENT_FORK = 2,
-	VIGIL_EVENT_EXIT = 3,
+	VIGIL_EVENT_FORK,
+	VIGIL_EVENT_EXIT,
+	/* file */
+	VIGIL_EVENT_OPEN,
+	VIGIL_EVENT_MKDIR,
+	VIGIL_EVENT_RMDIR,
+	VIGIL_EVENT_UNLINK,
+	VIGIL_EVENT_RENAME,
+	VIGIL_EVENT_LINK,
+	VIGIL_EVENT_SYMLINK,
+	VIGIL_EVENT_CHMOD,
+	VIGIL_EVENT_CHOWN,
+	VIGIL_EVENT_UTIMES,
+	VIGIL_EVENT_TRUNCATE,
+	VIGIL_EVENT_SETXATTR,
+	VIGIL_EVENT_REMOVEXATTR,
+	VIGIL_EVENT_CHDIR,
+	/* process */
+	VIGIL_EVENT_SETUID,
+	VIGIL_EVENT_SETGID,
+	VIGIL_EVENT_CAPSET,
+	VIGIL_EVENT_PTRACE,
+	VIGIL_EVENT_SIGNAL,
+	VIGIL_EVENT_PRCTL,
+	VIGIL_EVENT_SETRLIMIT,
+	/* kernel */
+	VIGIL_EVENT_LOAD_MODULE,
+	VIGIL_EVENT_UNLOAD_MODULE,
+	VIGIL_EVENT_BPF,
+	VIGIL_EVENT_MOUNT,
+	VIGIL_EVENT_UMOUNT,
+	VIGIL_EVENT_MEMFD_CREATE,
+	VIGIL_EVENT_MMAP,
+	VIGIL_EVENT_MPROTECT,
+	VIGIL_EVENT_UNSHARE,
+	VIGIL_EVENT_SETNS,
+	/* network */
+	VIGIL_EVENT_CONNECT,
+	VIGIL_EVENT_BIND,
+	VIGIL_EVENT_ACCEPT,
+	VIGIL_EVENT_LISTEN,
 	VIGIL_EVENT_TYPE_MAX, /* one past the last; sizes the counter maps */
 };
 
@@ -88,6 +129,83 @@ struct vigil_exit {
 	__u32 exit_code; /* as wait(2) reports it: (code << 8) | signal | 0x80 core */
 	__u32 pad;
 };
+
+/* How a path was obtained. */
+enum vigil_path_source {
+	VIGIL_PATH_NONE = 0,
+	VIGIL_PATH_FROM_FILE,  /* walked from the open file the kernel holds (canonical) */
+	VIGIL_PATH_FROM_CWD,   /* walked from the task's working directory (canonical) */
+	VIGIL_PATH_FROM_ARG,   /* the syscall's path argument, joined to its canonical
+				* dirfd or cwd: "..", "." and symlinks after the base are
+				* as the caller wrote them */
+};
+
+/* A file an event is about. */
+struct vigil_file {
+	__u64 inode;
+	__u64 fs_magic; /* superblock magic: the filesystem type */
+	__u32 mount_id;
+	__u32 mode;     /* i_mode: type and permission bits */
+	__u32 uid, gid; /* owner */
+	__u16 path_len; /* bytes of data[] holding the path, NUL included; 0 = none */
+	__u8 source;    /* enum vigil_path_source */
+	__u8 flags;     /* VIGIL_F_PATH_TRUNCATED */
+	__u32 pad;
+};
+
+/* A network endpoint. */
+struct vigil_addr {
+	__u16 family; /* AF_INET, AF_INET6, AF_UNIX; 0 = none */
+	__u16 port;   /* host byte order */
+	__u32 pad;
+	__u8 ip[16];  /* IPv4 in the first 4 bytes */
+};
+
+/* Every syscall event. args[] holds the raw arguments, with pointed-to
+ * structures the event needs read in place (openat2's how: flags into
+ * args[2], mode into args[3]; rlimits: cur into args[4], max into args[5]).
+ * data[] holds, in order: file[0]'s path, file[1]'s path, str, str2. */
+struct vigil_syscall {
+	struct vigil_header hdr;
+	struct vigil_proc proc;
+	__s64 retval;
+	__u64 args[6];
+	__u32 nr; /* syscall number */
+	__u32 flags;
+	struct vigil_file file[2];
+	struct vigil_addr addr;
+	__u16 str_len;  /* a string argument (xattr name, module name, ...), NUL included */
+	__u16 str2_len; /* a second one (mount's fs type) */
+	__u32 pad;
+	char data[];
+};
+
+#define VIGIL_STR_MAX 256
+#define VIGIL_SYSCALL_MAX 512 /* syscall numbers covered by the spec table */
+
+/* What to capture for one syscall, set by user space per syscall number in
+ * the syscall_specs map. Argument indexes are 0-5; -1 means none. */
+struct vigil_syscall_spec {
+	__u8 event_type; /* 0 = not traced */
+	__s8 path_arg, dirfd_arg;   /* a user path and the dirfd it is relative to */
+	__s8 path2_arg, dirfd2_arg; /* a second path (rename/link destination) */
+	__s8 fd_arg;                /* an fd argument whose file or socket is the subject */
+	__s8 str_arg, str2_arg;     /* user strings */
+	__s8 addr_arg;              /* a user sockaddr; its length is the next argument */
+	__s8 prot_arg;              /* with VIGIL_SPEC_WX_ONLY: the protection argument */
+	__u16 spec_flags;           /* VIGIL_SPEC_* */
+	__u32 pad;
+};
+
+#define VIGIL_SPEC_RET_FD    (1u << 0) /* the return value is an fd: its file */
+#define VIGIL_SPEC_CWD_AFTER (1u << 1) /* the file is the new working directory */
+#define VIGIL_SPEC_OPEN_HOW  (1u << 2) /* args[2] points at struct open_how */
+#define VIGIL_SPEC_RLIMIT    (1u << 3) /* args[str_arg] points at struct rlimit */
+#define VIGIL_SPEC_SOCK_LOCAL (1u << 4) /* fd_arg is a socket: its local address */
+#define VIGIL_SPEC_SOCK_PEER_RET (1u << 5) /* the returned fd is a socket: its peer */
+#define VIGIL_SPEC_WX_ONLY   (1u << 6) /* only when prot_arg has PROT_WRITE|PROT_EXEC */
+#define VIGIL_SPEC_RAW_STR   (1u << 7) /* str_arg points at bytes, not a string */
+#define VIGIL_SPEC_SKIP_FAILED (1u << 8) /* a failed call is not an event */
 
 /* Counters the kernel keeps per event type, in a per-CPU array indexed by
  * enum vigil_event_type. User space sums the CPUs. */

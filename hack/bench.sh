@@ -369,12 +369,14 @@ run_workload() {
 	connect) line=$(timeout 180 "$OUT/connect_loop" "$CONNECT_ITERS") ;;
 	build) line=$(timeout 300 "$OUT/build_mix" "$BUILD_ITERS") ;;
 	esac
-	printf '%s\n' "$line" | sed -n 's/.* ns_per_iter=\([0-9.]*\)$/\1/p'
+	# "<wall ns> <cpu ns>" per iteration, or nothing if the run failed.
+	printf '%s\n' "$line" |
+		sed -n 's/.* ns_per_iter=\([0-9.]*\) cpu_ns_per_iter=\([0-9.]*\)$/\1 \2/p'
 }
 
 # One configuration, one round: start it, run every workload, record.
 run_config() {
-	local cfg=$1 round=$2 w ns cpu0="" cpu1="" ev0="" ev1="" dr0="" dr1=""
+	local cfg=$1 round=$2 w ns wall cpu cpu0="" cpu1="" ev0="" ev1="" dr0="" dr1=""
 	local hwm="" cpu_s=""
 	[ -n "${SKIP[$cfg]:-}" ] && return
 	start_config "$cfg" || { log "$cfg skipped: ${NOTE[$cfg]:-}"; return; }
@@ -389,7 +391,9 @@ run_config() {
 			log "$cfg/$w failed in round $round"
 			continue
 		fi
-		printf '%s\t%s\t%s\t%s\n' "$cfg" "$round" "$w" "$ns" >> "$OUT/raw.tsv"
+		read -r wall cpu <<< "$ns"
+		printf '%s\t%s\t%s\t%s\t%s\n' "$cfg" "$round" "$w" "$wall" "$cpu" \
+			>> "$OUT/raw.tsv"
 	done
 	if [ -n "$AGENT_PID" ] && [ "${cfg#vigil}" != "$cfg" ]; then
 		cpu1=$(cpu_ticks "$AGENT_PID")
@@ -414,60 +418,81 @@ run_config() {
 
 # --- reporting -----------------------------------------------------------
 
-samples() { awk -F'\t' -v c="$1" -v w="$2" '$1 == c && $3 == w { print $4 }' "$OUT/raw.tsv"; }
+# samples CONFIG WORKLOAD COLUMN: column 4 is wall-clock, 5 is CPU time.
+samples() {
+	awk -F'\t' -v c="$1" -v w="$2" -v k="$3" '$1 == c && $3 == w { print $k }' "$OUT/raw.tsv"
+}
 agent_col() { awk -F'\t' -v c="$1" -v k="$2" '$1 == c && $k != "" { print $k }' "$OUT/agent.tsv"; }
 
-report() {
-	local cfg w med base ratio cell cpu hwm ev dr per_m json_cfgs="" json_w sep
-	local -A MED
+ratio_of() {
+	[ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+}
+
+# One table of medians with their ratio to baseline; column 4 or 5.
+print_table() {
+	local col=$1 title=$2 cfg w med ratio
+	printf '\n%s\n%-10s' "$title" config
+	for w in $WORKLOADS; do printf ' %22s' "$w"; done
+	printf '\n'
 	for cfg in $CONFIGS; do
+		printf '%-10s' "$cfg"
 		for w in $WORKLOADS; do
-			MED[$cfg.$w]=$(samples "$cfg" "$w" | median)
+			med=${MED[$col.$cfg.$w]}
+			ratio=$(ratio_of "$med" "${MED[$col.baseline.$w]:-}")
+			if [ -n "$med" ]; then
+				printf ' %22s' "$(printf '%.0f (%sx)' "$med" "${ratio:-?}")"
+			else
+				printf ' %22s' n/a
+			fi
+		done
+		printf '\n'
+	done
+}
+
+report() {
+	local cfg w col cpu hwm ev dr per_m json_cfgs="" json_w sep
+	declare -gA MED
+	for col in 4 5; do
+		for cfg in $CONFIGS; do
+			for w in $WORKLOADS; do
+				MED[$col.$cfg.$w]=$(samples "$cfg" "$w" "$col" | median)
+			done
 		done
 	done
 
-	printf '\n%-10s' config
-	for w in $WORKLOADS; do printf ' %22s' "$w ns/iter (ratio)"; done
-	printf ' %8s %9s %9s %9s %8s\n' "cpu s" "cpu s/Mev" "peak RSS" delivered dropped
+	print_table 4 "Wall-clock ns per iteration (ratio to baseline)"
+	print_table 5 "Workload CPU ns per iteration, user+system incl. children (ratio to baseline)"
+	printf '\nVigil itself (medians per round; peak RSS is the highest VmHWM)\n'
+	printf '%-10s %8s %11s %9s %10s %8s\n' config "cpu s" "cpu s/Mev" "peak RSS" delivered dropped
+
 	for cfg in $CONFIGS; do
-		printf '%-10s' "$cfg"
 		json_w=""; sep=""
 		for w in $WORKLOADS; do
-			med=${MED[$cfg.$w]}
-			base=${MED[baseline.$w]:-}
-			ratio=""
-			if [ -n "$med" ] && [ -n "$base" ]; then
-				ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
-			fi
-			if [ -n "$med" ]; then
-				cell=$(printf '%.0f (%sx)' "$med" "${ratio:-?}")
-			else
-				cell=n/a
-			fi
-			printf ' %22s' "$cell"
-			json_w+="$sep\"$w\": {\"median_ns\": ${med:-null}, \"ratio\": ${ratio:-null}, \"samples\": [$(samples "$cfg" "$w" | paste -sd, -)]}"
+			json_w+="$sep\"$w\": {\"median_ns\": ${MED[4.$cfg.$w]:-null}, \"ratio\": $(ratio_of "${MED[4.$cfg.$w]}" "${MED[4.baseline.$w]:-}" || echo null), \"cpu_median_ns\": ${MED[5.$cfg.$w]:-null}, \"cpu_ratio\": $(ratio_of "${MED[5.$cfg.$w]}" "${MED[5.baseline.$w]:-}" || echo null), \"samples\": [$(samples "$cfg" "$w" 4 | paste -sd, -)], \"cpu_samples\": [$(samples "$cfg" "$w" 5 | paste -sd, -)]}"
 			sep=", "
 		done
-		cpu=""; hwm=""; ev=""; dr=""; per_m=""
-		if [ "${cfg#vigil}" != "$cfg" ] && [ -s "$OUT/agent.tsv" ]; then
-			cpu=$(agent_col "$cfg" 3 | median %.3f)
-			hwm=$(agent_col "$cfg" 4 | sort -n | tail -n 1)
-			ev=$(agent_col "$cfg" 5 | median %.0f)
-			dr=$(agent_col "$cfg" 6 | median %.0f)
+		json_cfgs+="${json_cfgs:+, }\"$cfg\": {\"skipped\": $([ -n "${SKIP[$cfg]:-}" ] && echo true || echo false), \"note\": $(json_string "${NOTE[$cfg]:-}"), \"workloads\": {$json_w}"
+		if [ "${cfg#vigil}" != "$cfg" ]; then
+			cpu=""; hwm=""; ev=""; dr=""; per_m=""
+			if [ -s "$OUT/agent.tsv" ]; then
+				cpu=$(agent_col "$cfg" 3 | median %.3f)
+				hwm=$(agent_col "$cfg" 4 | sort -n | tail -n 1)
+				ev=$(agent_col "$cfg" 5 | median %.0f)
+				dr=$(agent_col "$cfg" 6 | median %.0f)
+			fi
 			if [ -n "$cpu" ] && [ -n "$ev" ] && awk -v e="$ev" 'BEGIN { exit !(e > 0) }'; then
 				per_m=$(awk -v c="$cpu" -v e="$ev" 'BEGIN { printf "%.3f", c / e * 1e6 }')
 			fi
-		fi
-		printf ' %8s %9s %9s %9s %8s\n' "${cpu:-n/a}" "${per_m:-n/a}" \
-			"$([ -n "$hwm" ] && echo "$((hwm / 1024)) MiB" || echo n/a)" \
-			"${ev:-n/a}" "${dr:-n/a}"
-		[ -n "${NOTE[$cfg]:-}" ] && printf '%-10s note: %s\n' "" "${NOTE[$cfg]}"
-
-		json_cfgs+="${json_cfgs:+, }\"$cfg\": {\"skipped\": $([ -n "${SKIP[$cfg]:-}" ] && echo true || echo false), \"note\": $(json_string "${NOTE[$cfg]:-}"), \"workloads\": {$json_w}"
-		if [ "${cfg#vigil}" != "$cfg" ]; then
+			printf '%-10s %8s %11s %9s %10s %8s\n' "$cfg" "${cpu:-n/a}" "${per_m:-n/a}" \
+				"$([ -n "$hwm" ] && echo "$((hwm / 1024)) MiB" || echo n/a)" \
+				"${ev:-n/a}" "${dr:-n/a}"
 			json_cfgs+=", \"agent\": {\"cpu_s\": ${cpu:-null}, \"cpu_s_per_million_events\": ${per_m:-null}, \"peak_rss_kb\": ${hwm:-null}, \"events_delivered\": ${ev:-null}, \"events_dropped\": ${dr:-null}}"
 		fi
 		json_cfgs+="}"
+	done
+	printf '\n'
+	for cfg in $CONFIGS; do
+		[ -n "${NOTE[$cfg]:-}" ] && printf 'note: %s: %s\n' "$cfg" "${NOTE[$cfg]}"
 	done
 
 	cat > "$OUT/results.json" <<-EOF
@@ -476,7 +501,7 @@ report() {
 	  "cpus": $(nproc),
 	  "load_average_before": $LOAD_BEFORE,
 	  "rounds_done": $ROUNDS_DONE,
-	  "iterations": {"open_close": $OPEN_ITERS, "exec": $EXEC_ITERS, "connect": $CONNECT_ITERS, "build": $BUILD_ITERS},
+	  "iterations": {"open_close": $OPEN_ITERS, "open_close_auditd": $AUDIT_OPEN_ITERS, "exec": $EXEC_ITERS, "connect": $CONNECT_ITERS, "build": $BUILD_ITERS},
 	  "seconds": $((SECONDS - START_TIME)),
 	  "leftover_bpf_programs": [$(printf '%s' "$LEFTOVER" | paste -sd, -)],
 	  "configs": {$json_cfgs}
@@ -518,9 +543,10 @@ for round in $(seq "$ROUNDS"); do
 done
 cleanup
 
-# Programs are freed after an RCU grace period: give them a moment.
+# Tracing programs are freed after an RCU tasks-trace grace period, which
+# takes seconds on a busy machine: give them up to ten.
 LEFTOVER=""
-for i in $(seq 30); do
+for i in $(seq 100); do
 	LEFTOVER=$(comm -13 <(printf '%s\n' "$PROGS_BEFORE") <(bpf_prog_ids) | sed '/^$/d')
 	[ -z "$LEFTOVER" ] && break
 	sleep 0.1

@@ -28,7 +28,10 @@ running() {
 	[ -f "$PIDFILE" ] || return 1
 	local pid
 	pid=$(cat "$PIDFILE")
-	kill -0 "$pid" 2>/dev/null && grep -q containerd "/proc/$pid/comm" 2>/dev/null
+	kill -0 "$pid" 2>/dev/null || return 1
+	# a killed daemon stays a zombie until reaped: that is not running
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = containerd ] &&
+		! grep -qE '^State:[[:space:]]*[ZX]' "/proc/$pid/status" 2>/dev/null
 }
 
 # grpc SERVICE METHOD PAYLOAD OUT: one unary call. PAYLOAD is the protobuf

@@ -208,23 +208,34 @@ running() {
 	local pid
 	pid=$(cat "$PIDFILE")
 	kill -0 "$pid" 2>/dev/null || return 1
-	# The pid may have been reused by something else after a crash.
-	grep -q containerd "/proc/$pid/comm" 2>/dev/null
+	# The pid may have been reused by something else after a crash, and a
+	# killed daemon stays a zombie until its parent (often PID 1, which may
+	# reap slowly) collects it: neither is a running containerd.
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = containerd ] &&
+		! grep -qE '^State:[[:space:]]*[ZX]' "/proc/$pid/status" 2>/dev/null
 }
 
 ctr_cmd() { ctr -a "$SOCK" -n k8s.io "$@"; }
 
 start_containerd() {
-	if running && ctr_cmd version >/dev/null 2>&1; then
-		say "containerd already running (pid $(cat "$PIDFILE"))"
-		return 0
+	local i
+	if running; then
+		# Alive: give it a moment to answer (it may be starting). Never
+		# start a second daemon on the same root.
+		for i in $(seq 1 50); do
+			if ctr_cmd version >/dev/null 2>&1; then
+				say "containerd already running (pid $(cat "$PIDFILE"))"
+				return 0
+			fi
+			sleep 0.1
+		done
+		die "containerd pid $(cat "$PIDFILE") runs but does not answer; run hack/cri-down.sh"
 	fi
 	rm -f "$SOCK" "$SOCK.ttrpc"
 	# setsid: the daemon must not die with the shell or test that started us.
 	setsid containerd --config "$LIB/config.toml" \
 		>>"$LIB/logs/containerd.log" 2>&1 < /dev/null &
 	echo $! > "$PIDFILE"
-	local i
 	for i in $(seq 1 200); do
 		ctr_cmd version >/dev/null 2>&1 && break
 		running || break

@@ -227,7 +227,8 @@ int cri_grpc_unframe(const uint8_t *body, size_t len, const uint8_t **msg,
 	uint32_t n;
 
 	if (!body || len < 5) {
-		set_err(err, err_size, "reply body of %zu bytes: shorter than a gRPC frame header", body ? len : 0);
+		set_err(err, err_size, "reply body of %zu bytes: shorter than a gRPC frame header",
+			body ? len : 0);
 		return CRI_ERR_PROTO;
 	}
 	if (body[0] != 0) {
@@ -798,9 +799,10 @@ static int perform(struct cri_client *c, const char *service, const char *method
 	curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
 	/* Timeouts without SIGALRM: we run in a thread of a bigger program. */
 	curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
-	/* A new connection per call: libcurl 7.88 fails a second request on a
-	 * reused prior-knowledge HTTP/2 connection ("Error in the HTTP2 framing
-	 * layer"), and a unix socket connect costs well under a millisecond. */
+	/* A new connection per call: libcurl 7.88 (Debian 12) fails a second
+	 * request on a reused prior-knowledge HTTP/2 connection with "Error in
+	 * the HTTP2 framing layer" (curl issue #10634, fixed after 7.88.1), and
+	 * a unix socket connect costs well under a millisecond. */
 	curl_easy_setopt(k, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(k, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(k, CURLOPT_USERAGENT, "vigil-cri/1");

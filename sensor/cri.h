@@ -129,7 +129,7 @@ struct cri_client;
 /* socket_path NULL: auto-detect among the usual containerd, CRI-O and
  * cri-dockerd sockets (under /run and /var/run) on every connection attempt,
  * so a runtime that starts after Vigil is still found. timeout_ms 0 means
- * 2000. Returns NULL only when out of memory. */
+ * 2000. Returns NULL when out of memory or libcurl cannot initialise. */
 struct cri_client *cri_client_new(const char *socket_path, unsigned timeout_ms);
 void cri_client_free(struct cri_client *c);
 const char *cri_client_error(const struct cri_client *c);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../bpf/vigil_abi.h"
+#include "syscall_table.h"
 
 struct decoder {
 	uint64_t errors[DECODE_ERROR_COUNT];
@@ -12,6 +13,8 @@ struct decoder {
 	 * terminating NUL, since ring-buffer pages are read-only. */
 	char args[VIGIL_ARGS_MAX + 1];
 	char filename[VIGIL_PATH_MAX + 1];
+	char path[2][2 * VIGIL_PATH_MAX + 1];
+	char str[2][VIGIL_STR_MAX + 1];
 };
 
 static const char *const error_names[DECODE_ERROR_COUNT] = {
@@ -142,6 +145,149 @@ static enum decode_error decode_exec(struct decoder *d, const struct vigil_exec 
 	return DECODE_OK;
 }
 
+/* Removes ".", ".." and repeated "/" from an absolute path, in place, the
+ * way the kernel would walk it if no component were a symlink. Paths built
+ * from syscall arguments need it; walked paths are canonical already. */
+void path_normalize(char *path)
+{
+	char *out = path, *in = path;
+
+	if (*in != '/')
+		return;
+	while (*in) {
+		char *end;
+		size_t n;
+
+		while (*in == '/')
+			in++;
+		end = in + strcspn(in, "/");
+		n = (size_t)(end - in);
+		if (n == 0)
+			break;
+		if (n == 1 && in[0] == '.') {
+			/* skip */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, n);
+			out += n;
+		}
+		in = end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
+static void decode_file(struct decoder *d, int i, const struct vigil_file *k, const char *data,
+			struct file_ref *f)
+{
+	f->path = NULL;
+	if (k->path_len && k->source == VIGIL_PATH_FROM_ARG) {
+		size_t n = k->path_len < sizeof(d->path[i]) ? k->path_len : sizeof(d->path[i]) - 1;
+
+		memcpy(d->path[i], data, n);
+		d->path[i][n] = '\0';
+		path_normalize(d->path[i]);
+		f->path = d->path[i];
+	} else if (k->path_len) {
+		f->path = terminated(data, k->path_len, d->path[i], sizeof(d->path[i]));
+	}
+	f->path_truncated = (k->flags & VIGIL_F_PATH_TRUNCATED) != 0;
+	f->source = k->source <= VIGIL_PATH_FROM_ARG ? (enum path_source)k->source : PATH_SOURCE_NONE;
+	f->inode = k->inode;
+	f->fs_magic = k->fs_magic;
+	f->mount_id = k->mount_id;
+	f->mode = k->mode;
+	f->uid = k->uid;
+	f->gid = k->gid;
+}
+
+/* Fills the named fields from the arguments, as the syscall table says. */
+static void name_fields(const struct syscall_info *info, struct syscall_data *sc)
+{
+	const struct syscall_fields *f = &info->fields;
+
+	sc->name = info->name;
+	if (f->flags >= 0) {
+		sc->flags = sc->args[f->flags];
+		sc->present |= SYSCALL_HAS_FLAGS;
+	}
+	if (info->implied_flags) {
+		sc->flags |= info->implied_flags;
+		sc->present |= SYSCALL_HAS_FLAGS;
+	}
+	if (f->mode >= 0) {
+		sc->mode = sc->args[f->mode];
+		sc->present |= SYSCALL_HAS_MODE;
+	}
+	if (f->uid >= 0) {
+		sc->uid = (uint32_t)sc->args[f->uid];
+		sc->present |= SYSCALL_HAS_UID;
+	}
+	if (f->gid >= 0) {
+		sc->gid = (uint32_t)sc->args[f->gid];
+		sc->present |= SYSCALL_HAS_GID;
+	}
+	if (f->pid >= 0) {
+		sc->pid = (int32_t)sc->args[f->pid];
+		sc->present |= SYSCALL_HAS_PID;
+	}
+	if (f->op >= 0) {
+		sc->op = (int64_t)sc->args[f->op];
+		sc->present |= SYSCALL_HAS_OP;
+	}
+	if (info->spec.spec_flags & VIGIL_SPEC_RLIMIT) {
+		sc->rlim_cur = sc->args[4];
+		sc->rlim_max = sc->args[5];
+	}
+}
+
+static enum decode_error decode_syscall(struct decoder *d, const struct vigil_syscall *k, size_t len,
+					struct event *ev)
+{
+	struct syscall_data *sc = &ev->syscall;
+	const struct syscall_info *info;
+	const char *p;
+	size_t var;
+
+	if (len < sizeof(*k))
+		return DECODE_SHORT;
+	var = (size_t)k->file[0].path_len + k->file[1].path_len + k->str_len + k->str2_len;
+	if (var > len - sizeof(*k))
+		return DECODE_BAD_LENGTHS;
+	info = syscall_lookup(k->nr);
+	if (!info || info->event_type != k->hdr.type)
+		return DECODE_BAD_TYPE;
+
+	decode_proc(&k->proc, &ev->process);
+	sc->nr = k->nr;
+	sc->retval = k->retval;
+	memcpy(sc->args, k->args, sizeof(sc->args));
+	p = k->data;
+	decode_file(d, 0, &k->file[0], p, &sc->file);
+	p += k->file[0].path_len;
+	decode_file(d, 1, &k->file[1], p, &sc->file2);
+	p += k->file[1].path_len;
+	if (k->str_len) {
+		/* Raw bytes (bpf's attr) keep their length; strings get a NUL. */
+		sc->str_len = k->str_len;
+		sc->str = terminated(p, k->str_len, d->str[0], sizeof(d->str[0]));
+	}
+	p += k->str_len;
+	if (k->str2_len)
+		sc->str2 = terminated(p, k->str2_len, d->str[1], sizeof(d->str[1]));
+	sc->addr.family = k->addr.family;
+	sc->addr.port = k->addr.port;
+	memcpy(sc->addr.ip, k->addr.ip, sizeof(sc->addr.ip));
+	if (k->addr.family == 1 /* AF_UNIX */)
+		sc->addr.unix_path = sc->str;
+	name_fields(info, sc);
+	return DECODE_OK;
+}
+
 static enum decode_error decode_fixed(size_t len, size_t need)
 {
 	return len < need ? DECODE_SHORT : DECODE_OK;
@@ -208,7 +354,12 @@ enum decode_error decoder_decode(struct decoder *d, const void *record, size_t l
 		break;
 	}
 	default:
-		err = DECODE_BAD_TYPE;
+		if (h->type > VIGIL_EVENT_EXIT && h->type < VIGIL_EVENT_TYPE_MAX) {
+			ev->type = (enum event_type)h->type;
+			err = decode_syscall(d, record, len, ev);
+		} else {
+			err = DECODE_BAD_TYPE;
+		}
 		break;
 	}
 	if (err == DECODE_OK)

@@ -29,6 +29,8 @@ void decoder_free(struct decoder *d);
  * decoder, so they are valid until the next call. */
 enum decode_error decoder_decode(struct decoder *d, const void *record, size_t len, struct event *ev);
 const char *decode_error_name(enum decode_error e);
+/* Removes ".", ".." and repeated "/" from an absolute path, in place. */
+void path_normalize(char *path);
 /* Records rejected for each reason since decoder_new. */
 uint64_t decoder_errors(const struct decoder *d, enum decode_error e);
 

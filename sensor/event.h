@@ -11,15 +11,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../bpf/vigil_abi.h"
 #include "process.h"
 
+/* The same numbers as the kernel's (bpf/vigil_abi.h). */
 enum event_type {
 	EVENT_UNKNOWN = 0,
-	EVENT_EXEC,
-	EVENT_FORK,
-	EVENT_EXIT,
-	EVENT_TYPE_COUNT,
+	EVENT_EXEC = VIGIL_EVENT_EXEC,
+	EVENT_FORK = VIGIL_EVENT_FORK,
+	EVENT_EXIT = VIGIL_EVENT_EXIT,
+	EVENT_OPEN = VIGIL_EVENT_OPEN,
+	EVENT_MKDIR = VIGIL_EVENT_MKDIR,
+	EVENT_RMDIR = VIGIL_EVENT_RMDIR,
+	EVENT_UNLINK = VIGIL_EVENT_UNLINK,
+	EVENT_RENAME = VIGIL_EVENT_RENAME,
+	EVENT_LINK = VIGIL_EVENT_LINK,
+	EVENT_SYMLINK = VIGIL_EVENT_SYMLINK,
+	EVENT_CHMOD = VIGIL_EVENT_CHMOD,
+	EVENT_CHOWN = VIGIL_EVENT_CHOWN,
+	EVENT_UTIMES = VIGIL_EVENT_UTIMES,
+	EVENT_TRUNCATE = VIGIL_EVENT_TRUNCATE,
+	EVENT_SETXATTR = VIGIL_EVENT_SETXATTR,
+	EVENT_REMOVEXATTR = VIGIL_EVENT_REMOVEXATTR,
+	EVENT_CHDIR = VIGIL_EVENT_CHDIR,
+	EVENT_SETUID = VIGIL_EVENT_SETUID,
+	EVENT_SETGID = VIGIL_EVENT_SETGID,
+	EVENT_CAPSET = VIGIL_EVENT_CAPSET,
+	EVENT_PTRACE = VIGIL_EVENT_PTRACE,
+	EVENT_SIGNAL = VIGIL_EVENT_SIGNAL,
+	EVENT_PRCTL = VIGIL_EVENT_PRCTL,
+	EVENT_SETRLIMIT = VIGIL_EVENT_SETRLIMIT,
+	EVENT_LOAD_MODULE = VIGIL_EVENT_LOAD_MODULE,
+	EVENT_UNLOAD_MODULE = VIGIL_EVENT_UNLOAD_MODULE,
+	EVENT_BPF = VIGIL_EVENT_BPF,
+	EVENT_MOUNT = VIGIL_EVENT_MOUNT,
+	EVENT_UMOUNT = VIGIL_EVENT_UMOUNT,
+	EVENT_MEMFD_CREATE = VIGIL_EVENT_MEMFD_CREATE,
+	EVENT_MMAP = VIGIL_EVENT_MMAP,
+	EVENT_MPROTECT = VIGIL_EVENT_MPROTECT,
+	EVENT_UNSHARE = VIGIL_EVENT_UNSHARE,
+	EVENT_SETNS = VIGIL_EVENT_SETNS,
+	EVENT_CONNECT = VIGIL_EVENT_CONNECT,
+	EVENT_BIND = VIGIL_EVENT_BIND,
+	EVENT_ACCEPT = VIGIL_EVENT_ACCEPT,
+	EVENT_LISTEN = VIGIL_EVENT_LISTEN,
+	EVENT_TYPE_COUNT = VIGIL_EVENT_TYPE_MAX,
 };
+
+/* Events after EXIT come from syscalls. */
+static inline bool event_is_syscall(enum event_type t)
+{
+	return t >= EVENT_OPEN && t < EVENT_TYPE_COUNT;
+}
 
 enum event_source {
 	EVENT_SOURCE_RUNTIME,  /* seen as it happened */
@@ -37,6 +80,57 @@ struct exit_data {
 	uint32_t code; /* exit status, or the signal number when signaled */
 };
 
+enum path_source {
+	PATH_SOURCE_NONE = VIGIL_PATH_NONE,
+	PATH_FROM_FILE = VIGIL_PATH_FROM_FILE, /* canonical, from the open file */
+	PATH_FROM_CWD = VIGIL_PATH_FROM_CWD,   /* canonical, the working directory */
+	PATH_FROM_ARG = VIGIL_PATH_FROM_ARG,   /* the argument joined to its dirfd/cwd */
+};
+
+struct file_ref {
+	const char *path; /* NULL when unknown */
+	bool path_truncated;
+	enum path_source source;
+	uint64_t inode, fs_magic;
+	uint32_t mount_id, mode, uid, gid; /* valid when source is FILE or CWD */
+};
+
+struct net_addr {
+	uint16_t family; /* AF_INET, AF_INET6, AF_UNIX; 0 = none */
+	uint16_t port;
+	uint8_t ip[16];
+	const char *unix_path;
+};
+
+/* Which named syscall fields are present. */
+enum syscall_field {
+	SYSCALL_HAS_FLAGS = 1 << 0,
+	SYSCALL_HAS_MODE = 1 << 1,
+	SYSCALL_HAS_UID = 1 << 2,
+	SYSCALL_HAS_GID = 1 << 3,
+	SYSCALL_HAS_PID = 1 << 4,
+	SYSCALL_HAS_OP = 1 << 5,
+};
+
+struct syscall_data {
+	uint32_t nr;
+	const char *name; /* "openat" */
+	int64_t retval;   /* negative errno on failure */
+	uint64_t args[6];
+	struct file_ref file;  /* the subject */
+	struct file_ref file2; /* rename/link destination */
+	const char *str, *str2; /* string arguments (see the event type) */
+	size_t str_len;
+	struct net_addr addr;
+	/* Named fields, from the arguments. */
+	unsigned present; /* enum syscall_field bits */
+	uint64_t flags, mode;
+	uint32_t uid, gid;
+	int32_t pid;
+	int64_t op; /* signal, ptrace request, prctl option, rlimit resource, bpf cmd, backlog */
+	uint64_t rlim_cur, rlim_max;
+};
+
 struct event {
 	enum event_type type;
 	enum event_source source;
@@ -47,6 +141,7 @@ struct event {
 	union {
 		struct exec_data exec;
 		struct exit_data exit;
+		struct syscall_data syscall;
 	};
 };
 
@@ -60,5 +155,9 @@ int event_type_mask_parse(const char *list, uint64_t *mask, char *err, size_t er
 
 #define EVENT_MASK(t) (1ull << (t))
 #define EVENT_MASK_ALL (((1ull << EVENT_TYPE_COUNT) - 1) & ~1ull)
+#define EVENT_MASK_PROCESS (EVENT_MASK(EVENT_EXEC) | EVENT_MASK(EVENT_FORK) | EVENT_MASK(EVENT_EXIT))
+
+/* "file", "process", "kernel" or "network". */
+const char *event_category(enum event_type type);
 
 #endif

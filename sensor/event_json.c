@@ -1,7 +1,9 @@
 /* event_json.c - see event_json.h. */
 #include "event_json.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -241,6 +243,323 @@ static void write_process(struct json_writer *w, const struct event_view *v)
 	json_object_end(w);
 }
 
+/* ---- syscall events --------------------------------------------------- */
+
+static const struct {
+	uint64_t magic;
+	const char *name;
+} filesystems[] = {
+	{ 0xef53, "ext4" }, { 0x58465342, "xfs" }, { 0x9123683e, "btrfs" }, { 0x01021994, "tmpfs" },
+	{ 0x794c7630, "overlay" }, { 0x9fa0, "proc" }, { 0x62656572, "sysfs" }, { 0x63677270, "cgroup2" },
+	{ 0x27e0eb, "cgroup" }, { 0x6e736673, "nsfs" }, { 0xcafe4a11, "bpf" }, { 0x74726163, "tracefs" },
+	{ 0x534f434b, "sockfs" }, { 0x50495045, "pipefs" }, { 0x09041934, "anon_inodefs" },
+	{ 0x73717368, "squashfs" }, { 0x4d44, "vfat" }, { 0x65735546, "fuse" }, { 0x6969, "nfs" },
+	{ 0x01021997, "9p" }, { 0x1cd1, "devpts" }, { 0x64626720, "debugfs" }, { 0x73636673, "securityfs" },
+	{ 0x858458f6, "ramfs" }, { 0x28cd3d45, "cramfs" }, { 0x5346544e, "ntfs" }, { 0x2fc12fc1, "zfs" },
+};
+
+static const char *filesystem_name(uint64_t magic)
+{
+	for (size_t i = 0; i < sizeof(filesystems) / sizeof(filesystems[0]); i++) {
+		if (filesystems[i].magic == magic)
+			return filesystems[i].name;
+	}
+	return NULL;
+}
+
+static const char *const path_sources[] = { "none", "file", "cwd", "argument" };
+
+static void write_uint_field(struct json_writer *w, const char *key, uint64_t v)
+{
+	json_key(w, key);
+	json_uint(w, v);
+}
+
+static void write_str_field(struct json_writer *w, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	json_key(w, key);
+	json_string(w, v);
+}
+
+/* A file_ref, leaving the object open so callers can add "destination". */
+static void begin_file_ref(struct json_writer *w, const char *key, const struct file_ref *f)
+{
+	const char *fs = filesystem_name(f->fs_magic);
+
+	json_key(w, key);
+	json_object_begin(w);
+	if (f->path) {
+		write_str_field(w, "path", f->path);
+		write_str_field(w, "name", base_name(f->path));
+		if (f->path_truncated) {
+			json_key(w, "path_truncated");
+			json_bool(w, true);
+		}
+	}
+	json_key(w, "path_resolution");
+	json_string(w, path_sources[f->source <= PATH_FROM_ARG ? f->source : 0]);
+	if (f->source == PATH_FROM_FILE || f->source == PATH_FROM_CWD) {
+		write_uint_field(w, "inode", f->inode);
+		write_uint_field(w, "mount_id", f->mount_id);
+		write_uint_field(w, "mode", f->mode);
+		write_uint_field(w, "uid", f->uid);
+		write_uint_field(w, "gid", f->gid);
+		if (fs)
+			write_str_field(w, "filesystem", fs);
+	}
+}
+
+static void write_file_ref(struct json_writer *w, const char *key, const struct file_ref *f)
+{
+	begin_file_ref(w, key, f);
+	json_object_end(w);
+}
+
+static void write_ip(struct json_writer *w, const struct net_addr *a)
+{
+	char buf[64];
+
+	if (a->family == 2)
+		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", a->ip[0], a->ip[1], a->ip[2], a->ip[3]);
+	else if (!inet_ntop(AF_INET6, a->ip, buf, sizeof(buf)))
+		return;
+	write_str_field(w, "ip", buf);
+}
+
+static void write_addr(struct json_writer *w, const struct net_addr *a)
+{
+	json_key(w, "addr");
+	json_object_begin(w);
+	switch (a->family) {
+	case 1:
+		write_str_field(w, "family", "AF_UNIX");
+		write_str_field(w, "path", a->unix_path);
+		break;
+	case 2:
+	case 10:
+		write_str_field(w, "family", a->family == 2 ? "AF_INET" : "AF_INET6");
+		write_ip(w, a);
+		write_uint_field(w, "port", a->port);
+		break;
+	default:
+		write_uint_field(w, "family", a->family);
+		break;
+	}
+	json_object_end(w);
+}
+
+/* bpf(2)'s attr: the map or program type and name the call names. */
+static void write_bpf_attr(struct json_writer *w, const struct syscall_data *sc)
+{
+	uint32_t type;
+	char name[17];
+	size_t name_off;
+
+	if (!sc->str || sc->str_len < 64 || (sc->op != 0 && sc->op != 5))
+		return;
+	name_off = sc->op == 0 ? 28 : 48; /* BPF_MAP_CREATE : BPF_PROG_LOAD */
+	memcpy(&type, sc->str, sizeof(type));
+	memcpy(name, sc->str + name_off, 16);
+	name[16] = '\0';
+	json_key(w, sc->op == 0 ? "map" : "prog");
+	json_object_begin(w);
+	write_uint_field(w, "type", type);
+	write_str_field(w, "name", name);
+	json_object_end(w);
+}
+
+static void write_target(struct json_writer *w, const char *key, const struct event_view *v)
+{
+	json_key(w, key);
+	json_object_begin(w);
+	json_key(w, "pid");
+	json_int(w, v->event->syscall.pid);
+	if (v->target) {
+		write_str_field(w, "comm", v->target->comm);
+		write_file(w, v->target, false);
+		write_args(w, v->target);
+		json_key(w, "credentials");
+		json_object_begin(w);
+		write_uint_field(w, "uid", v->target->cred.uid);
+		write_uint_field(w, "euid", v->target->cred.euid);
+		json_object_end(w);
+	}
+	json_object_end(w);
+}
+
+static void write_syscall_body(struct json_writer *w, const struct event_view *v)
+{
+	const struct event *ev = v->event;
+	const struct syscall_data *sc = &ev->syscall;
+	const struct credentials *c = &ev->process.cred;
+
+	switch (ev->type) {
+	case EVENT_OPEN:
+	case EVENT_MKDIR:
+	case EVENT_RMDIR:
+	case EVENT_UNLINK:
+	case EVENT_UTIMES:
+	case EVENT_TRUNCATE:
+	case EVENT_CHDIR:
+	case EVENT_UMOUNT:
+		begin_file_ref(w, "file", &sc->file);
+		/* The mode only means something when the call creates. */
+		if (ev->type == EVENT_MKDIR ||
+		    (ev->type == EVENT_OPEN && (sc->flags & (O_CREAT | __O_TMPFILE)))) {
+			json_key(w, "destination");
+			json_object_begin(w);
+			write_uint_field(w, "mode", sc->mode);
+			json_object_end(w);
+		}
+		json_object_end(w);
+		if (sc->present & SYSCALL_HAS_FLAGS)
+			write_uint_field(w, "flags", sc->flags);
+		break;
+	case EVENT_RENAME:
+	case EVENT_LINK:
+		begin_file_ref(w, "file", &sc->file);
+		write_file_ref(w, "destination", &sc->file2);
+		json_object_end(w);
+		if (sc->present & SYSCALL_HAS_FLAGS)
+			write_uint_field(w, "flags", sc->flags);
+		break;
+	case EVENT_SYMLINK:
+		write_file_ref(w, "file", &sc->file);
+		write_str_field(w, "target", sc->str);
+		break;
+	case EVENT_CHMOD:
+	case EVENT_CHOWN:
+	case EVENT_SETXATTR:
+	case EVENT_REMOVEXATTR:
+		begin_file_ref(w, "file", &sc->file);
+		json_key(w, "destination");
+		json_object_begin(w);
+		if (ev->type == EVENT_CHMOD)
+			write_uint_field(w, "mode", sc->mode);
+		if (ev->type == EVENT_CHOWN) {
+			json_key(w, "uid");
+			json_int(w, (int32_t)sc->uid);
+			json_key(w, "gid");
+			json_int(w, (int32_t)sc->gid);
+		}
+		if (ev->type == EVENT_SETXATTR || ev->type == EVENT_REMOVEXATTR)
+			write_str_field(w, "name", sc->str);
+		json_object_end(w);
+		json_object_end(w);
+		break;
+	case EVENT_SETUID:
+		write_uint_field(w, "uid", c->uid);
+		write_uint_field(w, "euid", c->euid);
+		write_uint_field(w, "fsuid", c->fsuid);
+		break;
+	case EVENT_SETGID:
+		write_uint_field(w, "gid", c->gid);
+		write_uint_field(w, "egid", c->egid);
+		write_uint_field(w, "fsgid", c->fsgid);
+		break;
+	case EVENT_CAPSET:
+		write_caps(w, "cap_effective", c->cap_effective);
+		write_caps(w, "cap_permitted", c->cap_permitted);
+		break;
+	case EVENT_PTRACE:
+		write_uint_field(w, "request", (uint64_t)sc->op);
+		write_target(w, "tracee", v);
+		break;
+	case EVENT_SIGNAL:
+		write_uint_field(w, "type", (uint64_t)sc->op);
+		json_key(w, "pid");
+		json_int(w, sc->pid);
+		write_target(w, "target", v);
+		break;
+	case EVENT_PRCTL:
+		write_uint_field(w, "option", (uint64_t)sc->op);
+		if (sc->op == 15 /* PR_SET_NAME */)
+			write_str_field(w, "new_name", sc->str);
+		break;
+	case EVENT_SETRLIMIT:
+		write_uint_field(w, "resource", (uint64_t)sc->op);
+		write_uint_field(w, "rlim_cur", sc->rlim_cur);
+		write_uint_field(w, "rlim_max", sc->rlim_max);
+		if (sc->present & SYSCALL_HAS_PID)
+			write_target(w, "target", v);
+		break;
+	case EVENT_LOAD_MODULE:
+		if (sc->file.path)
+			write_file_ref(w, "file", &sc->file);
+		json_key(w, "loaded_from_memory");
+		json_bool(w, sc->file.path == NULL);
+		write_str_field(w, "args", sc->str);
+		break;
+	case EVENT_UNLOAD_MODULE:
+		write_str_field(w, "name", sc->str);
+		break;
+	case EVENT_BPF:
+		write_uint_field(w, "cmd", (uint64_t)sc->op);
+		write_bpf_attr(w, sc);
+		break;
+	case EVENT_MOUNT:
+		write_file_ref(w, "mountpoint", &sc->file);
+		json_key(w, "source");
+		json_object_begin(w);
+		write_str_field(w, "path", sc->str);
+		json_object_end(w);
+		write_str_field(w, "fs_type", sc->str2);
+		write_uint_field(w, "flags", sc->flags);
+		break;
+	case EVENT_MEMFD_CREATE:
+		write_str_field(w, "name", sc->str);
+		write_uint_field(w, "flags", sc->flags);
+		break;
+	case EVENT_MMAP:
+		if (sc->file.path)
+			write_file_ref(w, "file", &sc->file);
+		write_uint_field(w, "protection", sc->mode);
+		write_uint_field(w, "flags", sc->flags);
+		break;
+	case EVENT_MPROTECT:
+		write_uint_field(w, "req_protection", sc->mode);
+		write_uint_field(w, "addr", sc->args[0]);
+		write_uint_field(w, "len", sc->args[1]);
+		break;
+	case EVENT_UNSHARE:
+		write_uint_field(w, "flags", sc->flags);
+		break;
+	case EVENT_SETNS:
+		write_file_ref(w, "file", &sc->file);
+		write_uint_field(w, "nstype", sc->flags);
+		break;
+	case EVENT_CONNECT:
+	case EVENT_BIND:
+	case EVENT_ACCEPT:
+	case EVENT_LISTEN:
+		write_addr(w, &sc->addr);
+		if (ev->type == EVENT_LISTEN)
+			write_uint_field(w, "backlog", (uint64_t)sc->op);
+		break;
+	default:
+		break;
+	}
+}
+
+static void write_syscall(struct json_writer *w, const struct event_view *v)
+{
+	const struct syscall_data *sc = &v->event->syscall;
+
+	json_key(w, event_type_name(v->event->type));
+	json_object_begin(w);
+	write_syscall_body(w, v);
+	json_key(w, "retval");
+	json_int(w, sc->retval);
+	json_key(w, "syscall");
+	json_object_begin(w);
+	write_str_field(w, "name", sc->name);
+	write_uint_field(w, "nr", sc->nr);
+	json_object_end(w);
+	json_object_end(w);
+}
+
 void event_json_write(struct json_writer *w, const struct event_view *v)
 {
 	const struct event *ev = v->event;
@@ -259,7 +578,11 @@ void event_json_write(struct json_writer *w, const struct event_view *v)
 	json_key(w, "name");
 	json_string(w, event_type_name(ev->type));
 	json_key(w, "category");
-	json_string(w, "process");
+	json_string(w, event_category(ev->type));
+	if (event_is_syscall(ev->type)) {
+		json_key(w, "outcome");
+		json_string(w, ev->syscall.retval < 0 ? "failure" : "success");
+	}
 	json_key(w, "source");
 	json_string(w, ev->source == EVENT_SOURCE_SNAPSHOT ? "snapshot" : "runtime");
 	json_object_end(w);
@@ -294,6 +617,8 @@ void event_json_write(struct json_writer *w, const struct event_view *v)
 		json_object_end(w);
 		break;
 	default:
+		if (event_is_syscall(ev->type))
+			write_syscall(w, v);
 		break;
 	}
 	json_object_end(w);

@@ -26,6 +26,8 @@ struct event_view {
 	size_t n_ancestors;
 	bool ancestors_truncated;
 	const char *hostname; /* NULL to leave out */
+	/* The process a signal, ptrace or prlimit targets, when cached. */
+	const struct process *target;
 };
 
 /* Writes the view as one JSON object (no trailing newline). */

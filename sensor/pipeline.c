@@ -91,17 +91,35 @@ static const struct process *enrich(struct pipeline *p, const struct event *ev)
 	return cached ? cached : &ev->process;
 }
 
+/* The process a signal, ptrace or prlimit is aimed at. */
+static const struct process *target_of(struct pipeline *p, const struct event *ev)
+{
+	int32_t pid = ev->syscall.pid;
+
+	if (ev->type != EVENT_SIGNAL && ev->type != EVENT_PTRACE && ev->type != EVENT_SETRLIMIT)
+		return NULL;
+	if (!(ev->syscall.present & SYSCALL_HAS_PID) || pid <= 0)
+		return NULL;
+	return proc_cache_lookup(p->cache, (uint32_t)pid);
+}
+
 static void print_event(struct pipeline *p, const struct event *ev, const struct process *proc)
 {
 	const struct process *ancestors[EVENT_JSON_MAX_ANCESTORS + 1];
-	struct process exiting;
+	struct process current;
 	struct event_view view;
 	size_t n;
 
-	if (ev->type == EVENT_EXIT) {
-		exiting = *proc;
-		exiting.exit_ns = ev->timestamp_ns;
-		proc = &exiting;
+	if (proc != &ev->process) {
+		/* The cache knows what the process runs; the event knows its
+		 * state now (credentials change with setuid and capset). */
+		current = *proc;
+		current.cred = ev->process.cred;
+		current.tid = ev->process.tid;
+		memcpy(current.comm, ev->process.comm, sizeof(current.comm));
+		if (ev->type == EVENT_EXIT)
+			current.exit_ns = ev->timestamp_ns;
+		proc = &current;
 	}
 	n = proc_cache_ancestors(p->cache, proc, ancestors, EVENT_JSON_MAX_ANCESTORS + 1);
 	view = (struct event_view){
@@ -111,6 +129,7 @@ static void print_event(struct pipeline *p, const struct event *ev, const struct
 		.n_ancestors = n > EVENT_JSON_MAX_ANCESTORS ? EVENT_JSON_MAX_ANCESTORS : n,
 		.ancestors_truncated = n > EVENT_JSON_MAX_ANCESTORS,
 		.hostname = p->hostname,
+		.target = target_of(p, ev),
 	};
 	json_reset(&p->json);
 	event_json_write(&p->json, &view);

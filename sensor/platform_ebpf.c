@@ -20,6 +20,7 @@
 #include "decode.h"
 #include "log.h"
 #include "platform.h"
+#include "syscall_table.h"
 #include "vigil.skel.h"
 
 struct ebpf_platform {
@@ -38,12 +39,6 @@ struct ebpf_platform {
 	size_t page_size;
 };
 
-/* The kernel's type numbers are ABI; the sensor's are internal. */
-static const int kernel_type[EVENT_TYPE_COUNT] = {
-	[EVENT_EXEC] = VIGIL_EVENT_EXEC,
-	[EVENT_FORK] = VIGIL_EVENT_FORK,
-	[EVENT_EXIT] = VIGIL_EVENT_EXIT,
-};
 
 static void fail(struct ebpf_platform *pf, const char *what, int err)
 {
@@ -65,15 +60,24 @@ static void *ebpf_create(const struct platform_env *env)
 	return pf;
 }
 
+/* The sensor's event types are the kernel's numbers (event.h). */
 static uint64_t kernel_mask(uint64_t event_mask)
 {
-	uint64_t mask = 0;
+	return event_mask & EVENT_MASK_ALL;
+}
 
-	for (int t = 1; t < EVENT_TYPE_COUNT; t++) {
-		if ((event_mask & EVENT_MASK(t)) && kernel_type[t])
-			mask |= 1ull << kernel_type[t];
-	}
-	return mask;
+static bool wants_syscalls(uint64_t event_mask)
+{
+	return (event_mask & ~EVENT_MASK_PROCESS & EVENT_MASK_ALL) != 0;
+}
+
+static void write_spec(const struct syscall_info *info, void *ctx)
+{
+	int fd = *(int *)ctx;
+	__u32 key = info->nr;
+
+	if (bpf_map_update_elem(fd, &key, &info->spec, BPF_ANY) != 0)
+		log_warn("cannot enable syscall %s: %s", info->name, strerror(errno));
 }
 
 static int ebpf_init(void *state)
@@ -98,6 +102,13 @@ static int ebpf_init(void *state)
 	bpf_program__set_autoload(pf->skel->progs.vigil_exec, cfg->event_mask & EVENT_MASK(EVENT_EXEC));
 	bpf_program__set_autoload(pf->skel->progs.vigil_fork, cfg->event_mask & EVENT_MASK(EVENT_FORK));
 	bpf_program__set_autoload(pf->skel->progs.vigil_exit, cfg->event_mask & EVENT_MASK(EVENT_EXIT));
+	bpf_program__set_autoload(pf->skel->progs.vigil_sys_enter, wants_syscalls(cfg->event_mask));
+	bpf_program__set_autoload(pf->skel->progs.vigil_sys_exit, wants_syscalls(cfg->event_mask));
+	bpf_program__set_autoload(pf->skel->progs.vigil_sys_exit_paths, wants_syscalls(cfg->event_mask));
+	bpf_program__set_autoload(pf->skel->progs.vigil_sys_exit_finish, wants_syscalls(cfg->event_mask));
+	/* Later stages of sys_exit run by tail call, never attached. */
+	bpf_program__set_autoattach(pf->skel->progs.vigil_sys_exit_paths, false);
+	bpf_program__set_autoattach(pf->skel->progs.vigil_sys_exit_finish, false);
 	return 0;
 }
 
@@ -136,6 +147,25 @@ static void map_positions(struct ebpf_platform *pf)
 	pf->producer_pos = p;
 }
 
+static int setup_syscalls(struct ebpf_platform *pf)
+{
+	int specs = bpf_map__fd(pf->skel->maps.syscall_specs);
+	int stages = bpf_map__fd(pf->skel->maps.exit_stages);
+	struct bpf_program *progs[] = { pf->skel->progs.vigil_sys_exit_paths,
+					pf->skel->progs.vigil_sys_exit_finish };
+
+	for (__u32 i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		int fd = bpf_program__fd(progs[i]);
+
+		if (bpf_map_update_elem(stages, &i, &fd, BPF_ANY) != 0) {
+			fail(pf, "install sys_exit stages", errno);
+			return -1;
+		}
+	}
+	syscall_table_walk(write_spec, &specs);
+	return 0;
+}
+
 static int ebpf_setup(void *state)
 {
 	struct ebpf_platform *pf = state;
@@ -146,6 +176,8 @@ static int ebpf_setup(void *state)
 		fail(pf, "load BPF programs", err);
 		return -1;
 	}
+	if (wants_syscalls(pf->env.cfg->event_mask) && setup_syscalls(pf) < 0)
+		return -1;
 	err = vigil_bpf__attach(pf->skel);
 	if (err) {
 		fail(pf, "attach BPF programs", err);
@@ -262,9 +294,9 @@ static void read_kernel_counters(struct ebpf_platform *pf, struct probe_stats *o
 		goto out;
 	fd = bpf_map__fd(pf->skel->maps.counters);
 	for (int t = 1; t < EVENT_TYPE_COUNT; t++) {
-		__u32 key = (__u32)kernel_type[t];
+		__u32 key = (__u32)t;
 
-		if (!key || bpf_map_lookup_elem(fd, &key, percpu) != 0)
+		if (bpf_map_lookup_elem(fd, &key, percpu) != 0)
 			continue;
 		for (int cpu = 0; cpu < pf->ncpus; cpu++) {
 			out->kernel_sent[t] += percpu[cpu].sent;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "log.h"
@@ -175,7 +176,7 @@ static void span_locate(const struct policy_span *sp, const char *value, size_t 
 	while (k < offset && i < sp->raw_len) {
 		char c = value[k], r = raw[i];
 
-		if (r == c && !(is_blank(c) && sp->style != YAML_PLAIN_SCALAR_STYLE && false)) {
+		if (r == c) {
 			i++;
 			k++;
 		} else if (is_blank(c) && is_blank(r)) {
@@ -189,9 +190,9 @@ static void span_locate(const struct policy_span *sp, const char *value, size_t 
 			i++;
 		}
 	}
-	/* Skip indentation if the walk stopped at the start of a line. */
-	while (i < sp->raw_len && (raw[i] == ' ' || raw[i] == '\t') && (i == 0 || raw[i - 1] == '\n' ||
-	       raw[i - 1] == ' ' || raw[i - 1] == '\t') && offset < vlen && !is_blank(value[offset]))
+	/* Stopped before a line break or indentation that the value does not
+	 * have at this point: the token starts after them. */
+	while (i < sp->raw_len && is_blank(raw[i]) && offset < vlen && !is_blank(value[offset]))
 		i++;
 	int l = sp->line, c = sp->column;
 	for (size_t j = 0; j < i; j++) {
@@ -522,7 +523,9 @@ static void parse_set(struct loader *ld, const yaml_node_t *body, struct policy_
 static void parse_action(struct loader *ld, const yaml_node_t *n, struct policy_action *a, bool *bad)
 {
 	const yaml_node_t *body = NULL;
-	int bodies = 0;
+	int bodies = 0, unknown = 0;
+
+	a->kind = POLICY_ACTION_OTHER; /* until a known body is found */
 
 	if (n->type != YAML_MAPPING_NODE) {
 		node_diag(ld, POLICY_ERROR, n, "expected a mapping for an action");
@@ -549,6 +552,7 @@ static void parse_action(struct loader *ld, const yaml_node_t *n, struct policy_
 			node_diag(ld, POLICY_ERROR, k, "unknown action '%s': expected kill, set, hash, log, coredump or network_filter",
 				  name ? name : "?");
 			*bad = true;
+			unknown++;
 			continue;
 		}
 		if (bodies++) {
@@ -561,7 +565,7 @@ static void parse_action(struct loader *ld, const yaml_node_t *n, struct policy_
 		body = v;
 	}
 	if (!body) {
-		if (bodies == 0) {
+		if (bodies == 0 && unknown == 0) {
 			node_diag(ld, POLICY_ERROR, n, "action without kill, set, hash, log or coredump");
 			*bad = true;
 		}
@@ -813,6 +817,20 @@ static int parse_rule(struct loader *ld, const yaml_node_t *n)
 
 /* ---- macros ---- */
 
+static int reserve(char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = need * 2;
+	char *nb = realloc(*buf, ncap);
+
+	if (!nb)
+		return -1;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
 /* A value from "values:" as SECL text: SECL literals and YAML integers stay,
  * anything else becomes a quoted string. */
 static int append_value(char **buf, size_t *len, size_t *cap, const yaml_node_t *v)
@@ -828,18 +846,12 @@ static int append_value(char **buf, size_t *len, size_t *cap, const yaml_node_t 
 	}
 	if (s[0] == '"' || (s[0] == '~' && s[1] == '"') || (s[0] == 'r' && s[1] == '"'))
 		literal = true;
-	size_t need = *len + 2 * strlen(s) + 8;
-	if (need > *cap) {
-		size_t ncap = need * 2;
-		char *nb = realloc(*buf, ncap);
-
-		if (!nb)
-			return -1;
-		*buf = nb;
-		*cap = ncap;
-	}
+	/* worst case: every byte escaped, two quotes, ", ", "]" and NUL */
+	if (reserve(buf, cap, *len + 2 * strlen(s) + 8) < 0)
+		return -1;
 	if (literal) {
-		*len += (size_t)sprintf(*buf + *len, "%s", s);
+		memcpy(*buf + *len, s, strlen(s));
+		*len += strlen(s);
 		return 0;
 	}
 	(*buf)[(*len)++] = '"';
@@ -849,7 +861,6 @@ static int append_value(char **buf, size_t *len, size_t *cap, const yaml_node_t 
 		(*buf)[(*len)++] = *c;
 	}
 	(*buf)[(*len)++] = '"';
-	(*buf)[*len] = '\0';
 	return 0;
 }
 
@@ -880,8 +891,10 @@ static int macro_values(struct loader *ld, struct policy_macro *m, const yaml_no
 			*bad = true;
 			continue;
 		}
-		if (m->n_values)
-			buf[len++] = ',', buf[len++] = ' ';
+		if (m->n_values) {
+			buf[len++] = ',';
+			buf[len++] = ' ';
+		}
 		m->value_offsets[m->n_values] = len;
 		m->value_spans[m->n_values++] = span_new(ld, item);
 		if (append_value(&buf, &len, &cap, item) < 0) {

@@ -24,9 +24,14 @@
 
 struct rule_key {
 	int field;                /* -1: the rule has no key */
+	bool prefix;              /* keyed by literal prefixes of globs */
 	const struct matcher *ms[KEY_MAX_MATCHERS];
 	size_t n;
 };
+
+/* Shortest literal prefix worth indexing: "/etc" yes, "/" no. */
+#define PREFIX_KEY_MIN 4
+#define PREFIX_KEY_MAX 32
 
 struct rule {
 	char *id;
@@ -53,6 +58,7 @@ struct index_entry {
 struct field_index {
 	int field, slot;
 	enum secl_type type;
+	size_t cut;               /* 0: exact values; else first cut bytes */
 	struct index_entry *table;
 	size_t mask;
 };
@@ -94,6 +100,13 @@ struct env {
 };
 
 /* ---- matching ---- */
+
+/* Getters may hand out { NULL, 0 } for an empty string; memcmp must not
+ * see a NULL pointer even for zero bytes. */
+static bool bytes_equal(const char *a, const char *b, size_t len)
+{
+	return len == 0 || memcmp(a, b, len) == 0;
+}
 
 bool ip_in_cidr(const struct secl_ip *ip, const struct secl_ip *net, int prefix)
 {
@@ -201,7 +214,7 @@ bool secl_glob_match(const char *pat, size_t plen, const char *s, size_t len, bo
 bool glob_match_compiled(const struct glob *g, const char *s, size_t len)
 {
 	/* Cheap reject on the literal prefix before the automaton. */
-	if (len < g->prefix_len || memcmp(s, g->pat, g->prefix_len) != 0)
+	if (len < g->prefix_len || !bytes_equal(s, g->pat, g->prefix_len))
 		return false;
 	return secl_glob_match(g->pat + g->prefix_len, g->len - g->prefix_len,
 			       s + g->prefix_len, len - g->prefix_len, g->path_mode);
@@ -211,7 +224,7 @@ static int str_order(const struct secl_str *a, const char *p, size_t len)
 {
 	if (a->len != len)
 		return a->len < len ? -1 : 1;
-	return memcmp(a->ptr, p, len);
+	return len ? memcmp(a->ptr, p, len) : 0;
 }
 
 bool matcher_match(const struct matcher *m, const union secl_scalar *v)
@@ -409,7 +422,7 @@ static bool scalar_equal(enum vtype t, const union secl_scalar *x, const union s
 	switch (t) {
 	case VT_INT: return x->i == y->i;
 	case VT_BOOL: return x->b == y->b;
-	case VT_STR: return x->s.len == y->s.len && memcmp(x->s.ptr, y->s.ptr, x->s.len) == 0;
+	case VT_STR: return x->s.len == y->s.len && bytes_equal(x->s.ptr, y->s.ptr, x->s.len);
 	case VT_IP: return memcmp(x->ip.addr, y->ip.addr, 16) == 0;
 	default: return false;
 	}
@@ -434,7 +447,7 @@ static bool negated(int op)
 /* Right operand not constant: compare value against value. */
 static bool pair_matches(const struct node *n, const union secl_scalar *l, const union secl_scalar *r)
 {
-	if (n->b->type == VT_PATTERN)
+	if (n->b->type == VT_PATTERN || n->op == OP_MATCH || n->op == OP_NMATCH)
 		return secl_glob_match(r->s.ptr, r->s.len, l->s.ptr, l->s.len, n->b->path_mode);
 	if (n->op >= OP_LT && n->op <= OP_GE)
 		return order_holds(n->op, l->i, r->i);
@@ -606,19 +619,21 @@ int secl_ruleset_slot(struct secl_ruleset *rs, int field)
 }
 
 /* Looks for a key: an exact "field == v" or "field in [v...]" among the
- * top-level conjuncts, or an "||" of such tests on one field. */
-static bool find_key(const struct node *n, struct rule_key *k)
+ * top-level conjuncts, or an "||" of such tests on one field. In prefix mode
+ * patterns count too, by their literal prefix: the rule can only hold if the
+ * field starts with one of them. */
+static bool find_key(const struct node *n, struct rule_key *k, bool prefix)
 {
 	struct rule_key kb;
 
 	switch (n->kind) {
 	case N_AND:
-		if (find_key(n->a, k))
+		if (find_key(n->a, k, prefix))
 			return true;
-		return find_key(n->b, k);
+		return find_key(n->b, k, prefix);
 	case N_OR:
-		if (!find_key(n->a, k) || !find_key(n->b, &kb) || k->field != kb.field ||
-		    k->n + kb.n > KEY_MAX_MATCHERS)
+		if (!find_key(n->a, k, prefix) || !find_key(n->b, &kb, prefix) ||
+		    k->field != kb.field || k->n + kb.n > KEY_MAX_MATCHERS)
 			return false;
 		for (size_t i = 0; i < kb.n; i++)
 			k->ms[k->n++] = kb.ms[i];
@@ -633,10 +648,21 @@ static bool find_key(const struct node *n, struct rule_key *k)
 		return false;
 	if (n->a->kind != N_FIELD || n->a->length)
 		return false;
-	if (!(m->type == SECL_STRING && m->n_exact > 0 && m->n_globs == 0 && m->n_regexes == 0) &&
-	    !(m->type == SECL_INT && m->n_ints > 0))
+	if (prefix) {
+		if (m->type != SECL_STRING || m->n_regexes || m->n_exact + m->n_globs == 0)
+			return false;
+		for (size_t i = 0; i < m->n_exact; i++)
+			if (m->exact[i].len < PREFIX_KEY_MIN)
+				return false;
+		for (size_t i = 0; i < m->n_globs; i++)
+			if (m->globs[i].prefix_len < PREFIX_KEY_MIN)
+				return false;
+	} else if (!(m->type == SECL_STRING && m->n_exact > 0 && m->n_globs == 0 && m->n_regexes == 0) &&
+		   !(m->type == SECL_INT && m->n_ints > 0)) {
 		return false;
+	}
 	k->field = n->a->field;
+	k->prefix = prefix;
 	k->ms[0] = m;
 	k->n = 1;
 	return true;
@@ -705,7 +731,7 @@ int secl_ruleset_add(struct secl_ruleset *rs, const char *rule_id, const char *e
 		return -1;
 	}
 	r->event = cc.event;
-	if (!find_key(r->root, &r->key))
+	if (!find_key(r->root, &r->key, false) && !find_key(r->root, &r->key, true))
 		r->key.field = -1;
 	rs->rules[rs->n_rules] = r;
 	if (r->event < 0)
@@ -772,7 +798,7 @@ static uint64_t hash_value(enum secl_type t, const union secl_scalar *v)
 static bool key_equal(enum secl_type t, const union secl_scalar *a, const union secl_scalar *b)
 {
 	if (t == SECL_STRING)
-		return a->s.len == b->s.len && memcmp(a->s.ptr, b->s.ptr, a->s.len) == 0;
+		return a->s.len == b->s.len && bytes_equal(a->s.ptr, b->s.ptr, a->s.len);
 	return a->i == b->i;
 }
 
@@ -818,24 +844,49 @@ static size_t key_count(const struct rule *r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < r->key.n; i++)
-		n += r->key.ms[i]->type == SECL_STRING ? r->key.ms[i]->n_exact : r->key.ms[i]->n_ints;
+	for (size_t i = 0; i < r->key.n; i++) {
+		const struct matcher *m = r->key.ms[i];
+
+		n += m->type == SECL_STRING ? m->n_exact + m->n_globs : m->n_ints;
+	}
 	return n;
+}
+
+/* Shortest literal prefix among the values of a prefix key. */
+static size_t key_min_prefix(const struct rule *r)
+{
+	size_t min = PREFIX_KEY_MAX;
+
+	for (size_t i = 0; i < r->key.n; i++) {
+		const struct matcher *m = r->key.ms[i];
+
+		for (size_t k = 0; k < m->n_exact; k++)
+			if (m->exact[k].len < min)
+				min = m->exact[k].len;
+		for (size_t k = 0; k < m->n_globs; k++)
+			if (m->globs[k].prefix_len < min)
+				min = m->globs[k].prefix_len;
+	}
+	return min;
 }
 
 static int index_rule(struct field_index *ix, const struct rule *r, int pos)
 {
 	for (size_t i = 0; i < r->key.n; i++) {
 		const struct matcher *m = r->key.ms[i];
-		size_t cnt = m->type == SECL_STRING ? m->n_exact : m->n_ints;
+		size_t cnt = m->type == SECL_STRING ? m->n_exact + m->n_globs : m->n_ints;
 
 		for (size_t k = 0; k < cnt; k++) {
 			union secl_scalar v;
 
-			if (m->type == SECL_STRING)
+			if (m->type == SECL_INT)
+				v.i = m->ints[k];
+			else if (k < m->n_exact)
 				v.s = m->exact[k];
 			else
-				v.i = m->ints[k];
+				v.s = (struct secl_str){ m->globs[k - m->n_exact].pat, ix->cut };
+			if (ix->cut)
+				v.s.len = ix->cut;
 			if (index_add(ix, &v, pos) < 0)
 				return -1;
 		}
@@ -870,17 +921,21 @@ static int plan_build(struct secl_ruleset *rs, struct plan *p, int event)
 			continue;
 		}
 		for (size_t k = 0; k < p->n_indexes; k++)
-			if (p->indexes[k].field == r->key.field)
+			if (p->indexes[k].field == r->key.field && !!p->indexes[k].cut == r->key.prefix)
 				ix = &p->indexes[k];
 		if (!ix) {
-			/* Size the table for every keyed value of this field. */
-			size_t total = 0, cap = 8;
+			/* Size the table for every keyed value of this field; a
+			 * prefix index cuts every value to the shortest prefix. */
+			size_t total = 0, cap = 8, cut = PREFIX_KEY_MAX;
 
 			for (size_t q = pos; q < n; q++) {
 				const struct rule *o = rs->rules[p->rules[q]];
 
-				if (o->key.field == r->key.field)
-					total += key_count(o);
+				if (o->key.field != r->key.field || o->key.prefix != r->key.prefix)
+					continue;
+				total += key_count(o);
+				if (o->key.prefix && key_min_prefix(o) < cut)
+					cut = key_min_prefix(o);
 			}
 			while (cap < 2 * total)
 				cap *= 2;
@@ -888,6 +943,7 @@ static int plan_build(struct secl_ruleset *rs, struct plan *p, int event)
 			ix->field = r->key.field;
 			ix->slot = rs->slot_of[r->key.field];
 			ix->type = r->key.ms[0]->type;
+			ix->cut = r->key.prefix ? cut : 0;
 			ix->mask = cap - 1;
 			ix->table = calloc(cap, sizeof(*ix->table));
 			if (!ix->table)
@@ -931,7 +987,14 @@ int secl_ruleset_eval(struct secl_ruleset *rs, int event_type, const void *event
 		size_t cnt = fetch(&env, ix->field, ix->slot, &v);
 
 		for (size_t i = 0; i < cnt; i++) {
-			const struct index_entry *e = index_find(ix, &v[i], hash_value(ix->type, &v[i]), false);
+			union secl_scalar cut = v[i];
+
+			if (ix->cut) {
+				if (cut.s.len < ix->cut)
+					continue;
+				cut.s.len = ix->cut;
+			}
+			const struct index_entry *e = index_find(ix, &cut, hash_value(ix->type, &cut), false);
 
 			for (size_t j = 0; e && j < e->n; j++)
 				p->cand[e->positions[j] / 64] |= 1ull << (e->positions[j] % 64);
@@ -965,7 +1028,7 @@ static int approver_push(struct secl_approvers *out, enum secl_approver_kind kin
 
 		if (a->kind != kind)
 			continue;
-		if (s ? (strlen(a->str) == len && memcmp(a->str, s, len) == 0) : a->i == i)
+		if (s ? (strlen(a->str) == len && bytes_equal(a->str, s, len)) : a->i == i)
 			return 0;
 	}
 	struct secl_approver *items = realloc(out->items, (out->n + 1) * sizeof(*items));

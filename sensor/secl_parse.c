@@ -924,26 +924,92 @@ static void free_regex(void *p)
 	free(p);
 }
 
-/* POSIX regexes have no run-time bound in glibc for back-references and can
- * take a lot of memory for nested counted repetition: refuse both. */
+/* glibc's regcomp copies a sub-expression for every '+' and {m,n} applied
+ * to it, so "(a+)+" nested or "a++++" stacked grows exponentially, and
+ * back-references make matching exponential. Refuse back-references and
+ * estimate the compiled size: a sequence adds, a repetition multiplies. */
+#define REGEX_MAX_COST  20000
+#define REGEX_MAX_GROUP 32
+
+static long saturate(long v)
+{
+	return v > REGEX_MAX_COST ? REGEX_MAX_COST + 1 : v;
+}
+
 static int check_regex_limits(struct compile_ctx *cc, const struct node *n)
 {
 	const char *s = n->str;
-	long product = 1;
+	long sum[REGEX_MAX_GROUP + 1] = { 0 }, last[REGEX_MAX_GROUP + 1] = { 0 };
+	int depth = 0;
+	bool after_repeat = false;
 
 	if (n->len > SECL_MAX_REGEX)
 		return fail(cc, n->pos, SECL_ERR_REGEX, "regular expression longer than %d bytes",
 			    SECL_MAX_REGEX);
 	for (size_t i = 0; i < n->len; i++) {
-		if (s[i] == '\\' && i + 1 < n->len) {
-			if (s[i + 1] >= '0' && s[i + 1] <= '9')
+		long factor = 0;
+		bool repeat = s[i] == '*' || s[i] == '+' || s[i] == '?' || s[i] == '{';
+
+		/* POSIX leaves "a**" or "a+*" undefined; glibc blows up on them. */
+		if (repeat && after_repeat)
+			return fail(cc, n->pos, SECL_ERR_REGEX,
+				    "repetition operator '%c' directly after another one in regular expression",
+				    s[i]);
+		after_repeat = repeat;
+		switch (s[i]) {
+		case '\\':
+			if (i + 1 < n->len && s[i + 1] >= '1' && s[i + 1] <= '9')
 				return fail(cc, n->pos, SECL_ERR_REGEX,
 					    "back-references are not supported in regular expressions");
 			i++;
+			last[depth] = 1;
+			sum[depth] = saturate(sum[depth] + 1);
 			continue;
-		}
-		if (s[i] == '{') {
-			long v = 0, max = 0;
+		case '[':
+			/* A bracket expression is one atom; ']' first is literal. */
+			i++;
+			if (i < n->len && s[i] == '^')
+				i++;
+			if (i < n->len && s[i] == ']')
+				i++;
+			while (i < n->len && s[i] != ']') {
+				if (s[i] == '[' && i + 1 < n->len && (s[i + 1] == ':' || s[i + 1] == '.' || s[i + 1] == '=')) {
+					char close = s[i + 1];
+
+					for (i += 2; i + 1 < n->len && !(s[i] == close && s[i + 1] == ']'); i++)
+						;
+					i++;
+				}
+				i++;
+			}
+			last[depth] = 1;
+			sum[depth] = saturate(sum[depth] + 1);
+			continue;
+		case '(':
+			if (depth == REGEX_MAX_GROUP)
+				return fail(cc, n->pos, SECL_ERR_REGEX,
+					    "regular expression nests more than %d groups", REGEX_MAX_GROUP);
+			depth++;
+			sum[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break; /* regcomp reports it */
+			depth--;
+			last[depth] = sum[depth + 1] > 0 ? sum[depth + 1] : 1;
+			sum[depth] = saturate(sum[depth] + last[depth]);
+			continue;
+		case '|':
+			last[depth] = 0;
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '+':
+			factor = 2;
+			break;
+		case '{': {
+			long v = 0, max = 1;
 
 			for (i++; i < n->len && s[i] != '}'; i++) {
 				if (s[i] >= '0' && s[i] <= '9') {
@@ -957,12 +1023,26 @@ static int check_regex_limits(struct compile_ctx *cc, const struct node *n)
 					v = 0;
 				}
 			}
-			product *= max > 0 ? max : 1;
-			if (product > 1000)
+			factor = max + 1;
+			break;
+		}
+		default:
+			last[depth] = 1;
+			sum[depth] = saturate(sum[depth] + 1);
+			continue;
+		}
+		if (factor) {
+			sum[depth] = saturate(sum[depth] + last[depth] * (factor - 1));
+			last[depth] = saturate(last[depth] * factor);
+			if (sum[depth] > REGEX_MAX_COST)
 				return fail(cc, n->pos, SECL_ERR_REGEX,
-					    "regular expression repetition counts too large");
+					    "regular expression too complex (nested or stacked repetitions)");
 		}
 	}
+	for (int d = 0; d <= depth; d++)
+		if (sum[d] > REGEX_MAX_COST)
+			return fail(cc, n->pos, SECL_ERR_REGEX,
+				    "regular expression too complex (nested or stacked repetitions)");
 	return 0;
 }
 

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	long n = bench_iterations(argc, argv, 3, "[iterations]");
 	const char *cc = getenv("CC") ? getenv("CC") : "gcc";
 	char dir[] = "/tmp/vigil-bench-build-XXXXXX";
-	uint64_t start;
+	struct bench_clock start;
 	int ret = 1;
 
 	if (!mkdtemp(dir)) {
@@ -110,11 +110,11 @@ int main(int argc, char **argv)
 	/* One untimed build fills the page cache with the compiler. */
 	if (build_all(cc, dir) < 0)
 		goto out;
-	start = bench_now_ns();
+	start = bench_start();
 	for (long i = 0; i < n; i++)
 		if (build_all(cc, dir) < 0)
 			goto out;
-	bench_report("build", n, bench_now_ns() - start);
+	bench_report("build", n, start);
 	ret = 0;
 out:
 	remove_tree(dir);

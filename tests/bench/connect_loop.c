@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	long n = bench_iterations(argc, argv, 5000, "[iterations]");
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
-	uint64_t start;
+	struct bench_clock start;
 	int listener;
 
 	listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -65,11 +65,11 @@ int main(int argc, char **argv)
 	for (long i = 0; i < n / 10 + 1; i++)
 		if (connect_once(listener, &addr) < 0)
 			return 1;
-	start = bench_now_ns();
+	start = bench_start();
 	for (long i = 0; i < n; i++)
 		if (connect_once(listener, &addr) < 0)
 			return 1;
-	bench_report("connect", n, bench_now_ns() - start);
+	bench_report("connect", n, start);
 	close(listener);
 	return 0;
 }

@@ -36,14 +36,14 @@ int main(int argc, char **argv)
 {
 	long n = bench_iterations(argc, argv, 500, "[iterations] [program]");
 	const char *prog = argc > 2 ? argv[2] : "/bin/true";
-	uint64_t start;
+	struct bench_clock start;
 
 	if (run_once(prog) < 0)
 		return 1;
-	start = bench_now_ns();
+	start = bench_start();
 	for (long i = 0; i < n; i++)
 		if (run_once(prog) < 0)
 			return 1;
-	bench_report("exec", n, bench_now_ns() - start);
+	bench_report("exec", n, start);
 	return 0;
 }

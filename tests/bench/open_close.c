@@ -12,7 +12,7 @@ int main(int argc, char **argv)
 {
 	long n = bench_iterations(argc, argv, 200000, "[iterations] [file]");
 	const char *path = argc > 2 ? argv[2] : "/etc/hostname";
-	uint64_t start;
+	struct bench_clock start;
 
 	/* Warm the dentry cache so the first iterations are not special. */
 	for (long i = 0; i < n / 10 + 1; i++) {
@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	start = bench_now_ns();
+	start = bench_start();
 	for (long i = 0; i < n; i++) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -34,6 +34,6 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	bench_report("open_close", n, bench_now_ns() - start);
+	bench_report("open_close", n, start);
 	return 0;
 }

@@ -432,6 +432,8 @@ static void setup_fixture(void)
 	char src[512], dir[512];
 
 	fixture_src(src, sizeof(src));
+	cr_assert_eq(access(src, R_OK), 0,
+		     "fixture %s not found: run from the repository root or set VIGIL_FIXTURES", src);
 	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/vigil-proc-XXXXXX");
 	cr_assert_not_null(mkdtemp(tmp_dir));
 	snprintf(proc_dir, sizeof(proc_dir), "%s/proc", tmp_dir);

@@ -214,6 +214,14 @@ Test(secl, regex)
 	expect_error("process.file.name =~ r\"(ab\"", SECL_ERR_REGEX, 1, 22, "invalid regular expression");
 	expect_error("process.file.name =~ r\"(a)\\1\"", SECL_ERR_REGEX, 1, 22, "back-references");
 	expect_error("process.file.name =~ r\"((a{200}){200})\"", SECL_ERR_REGEX, 1, 22, "repetition");
+	expect_error("process.file.name =~ r\"a+*\"", SECL_ERR_REGEX, 1, 22, "directly after another");
+	/* repetitions in sequence add up, they do not multiply */
+	cr_expect(!holds("process.file.name =~ r\"(a+)+(b+)+(c+)+(d+)+(e+)+(f+)+(g+)+(h+)+(i+)+(j+)+(k+)+(l+)+(m+)+(n+)+\"", TEV_OPEN));
+	expect_error("process.file.name =~ r\"((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+\"",
+		     SECL_ERR_REGEX, 1, 22, "too complex");
+	/* many repetitions in sequence are fine */
+	cr_expect(holds("process.file.name =~ r\"^[a-z]+[0-9]*[a-z]+[^/]*x?y?z?[[:alpha:]]*$\"", TEV_OPEN));
+	cr_expect(holds("process.file.name =~ r\"^(b|c)(a+)(s|t)+h{1,3}$\"", TEV_OPEN));
 }
 
 Test(secl, ip_and_cidr)
@@ -303,6 +311,12 @@ Test(secl, variables)
 	e.open_path = "/home/bash/.ssh/id_rsa";
 	cr_expect(holds_on("open.file.path =~ \"/home/${process.file.name}/**\"", TEV_OPEN, &e));
 	cr_expect(holds_on("process.uid == ${process.uid}", TEV_OPEN, &e));
+	/* a field on the right of =~ is used as a pattern */
+	e.proc_path = "/home/*/.ssh/**";
+	cr_expect(holds_on("open.file.path =~ process.file.path", TEV_OPEN, &e));
+	cr_expect(!holds_on("open.file.path == process.file.path", TEV_OPEN, &e));
+	e.proc_path = "/home/*/.ssh";
+	cr_expect(!holds_on("open.file.path =~ process.file.path", TEV_OPEN, &e));
 	expect_error("open.file.path == \"/proc/${process.nope}/x\"", SECL_ERR_UNKNOWN, 1, 26, "unknown field");
 	expect_error("open.file.path == \"${process.pid\"", SECL_ERR_SYNTAX, 1, 20, "'}'");
 }
@@ -500,6 +514,12 @@ Test(secl, index_agrees_with_plain_evaluation)
 		"process.ancestors.file.name in [\"systemd\", \"x\"] && open.flags & O_CREAT > 0",
 		"open.file.path == \"/etc/shadow\" || process.pid == 1",
 		"process.file.name == \"bash\" && open.file.path =~ \"/etc/*\"",
+		/* prefix index: literal prefixes of patterns */
+		"open.file.path =~ \"/etc/sh*\"",
+		"open.file.path in [~\"/etc/pa*\", \"/etc/shadow\"] && process.uid > 1",
+		"open.file.path =~ \"/e*\"",
+		"open.file.path =~ \"/etc/**\" || open.file.path =~ \"/var/lib/*\"",
+		"process.args =~ \"--verb*\"",
 	};
 	const size_t n = sizeof(exprs) / sizeof(exprs[0]);
 	struct secl_ruleset *all = secl_ruleset_new(&test_schema);
@@ -525,8 +545,13 @@ Test(secl, index_agrees_with_plain_evaluation)
 	for (int v = 0; v < 4; v++) {
 		int expected = 0;
 
-		for (size_t i = 0; i < n; i++)
-			expected += holds_on(exprs[i], TEV_OPEN, &events[v]);
+		for (size_t i = 0; i < n; i++) {
+			/* "|| false" hides any key: the reference evaluates every rule */
+			char plain[512];
+
+			snprintf(plain, sizeof(plain), "(%s) || false", exprs[i]);
+			expected += holds_on(plain, TEV_OPEN, &events[v]);
+		}
 		cr_expect_eq(secl_ruleset_eval(all, TEV_OPEN, &events[v], NULL, NULL), expected,
 			     "event variant %d", v);
 	}
