@@ -25,6 +25,7 @@ SENSOR_SRCS := \
 	sensor/event.c sensor/syscall_table.c sensor/decode.c sensor/event_json.c \
 	sensor/probe.c sensor/platform_ebpf.c sensor/platform_replay.c \
 	sensor/proc_snapshot.c sensor/proc_cache.c \
+	sensor/container_id.c sensor/cri.c sensor/cri_proto/cri.pb-c.c sensor/container_cache.c \
 	sensor/config.c sensor/pipeline.c sensor/telemetry.c \
 	sensor/metrics.c sensor/health.c sensor/http_api.c \
 	sensor/output.c sensor/output_stdout.c sensor/output_file.c sensor/output_webhook.c
@@ -34,8 +35,10 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKEL     := $(BUILD)/bpf/vigil.skel.h
 VMLINUX  := $(BUILD)/vmlinux.h
 
-UNIT_TESTS := test_decode test_event_json test_config test_output test_metrics test_http_api
-INTEG_TESTS := test_replay test_sensor_process test_sensor_http test_prometheus
+UNIT_TESTS := test_decode test_event_json test_config test_output test_metrics test_http_api \
+	test_proc_cache test_proc_snapshot test_container_id test_cri_proto test_container_cache \
+	test_features
+INTEG_TESTS := test_replay test_sensor_process test_sensor_http test_prometheus test_cri
 
 # Integration tests written in shell (tests/integration/NAME.sh).
 SHELL_TESTS := test_prometheus
@@ -105,7 +108,9 @@ test:
 	@bash hack/deps.sh --test
 	@$(MAKE) --no-print-directory $(BUILD)/vigil $(BUILD)/vigil-asan \
 		$(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(filter-out $(SHELL_TESTS),$(INTEG_TESTS)))
-	@VIGIL=$(BUILD)/vigil-asan bash hack/run-tests.sh $(BUILD)/tests $(UNIT_TESTS) $(INTEG_TESTS)
+	@bash hack/cri-up.sh > $(BUILD)/cri-up.log 2>&1 || { cat $(BUILD)/cri-up.log; exit 1; }
+	@VIGIL=$(BUILD)/vigil-asan bash hack/run-tests.sh $(BUILD)/tests $(UNIT_TESTS) $(INTEG_TESTS); \
+		rc=$$?; bash hack/cri-down.sh > $(BUILD)/cri-down.log 2>&1; exit $$rc
 
 bench: deps $(BUILD)/vigil
 	bash hack/bench.sh

@@ -398,6 +398,9 @@ static int run_sensor(const struct sensor_options *o)
 	}
 
 	probe_config_defaults(&pcfg);
+	/* The kernel sends what is printed, plus the process lifecycle the
+	 * cache needs for ancestry. */
+	pcfg.event_mask = o->print_mask | EVENT_MASK_PROCESS;
 	pcfg.emit_threads = o->threads && s.cfg.threads;
 	pcfg.poll_interval_ms = s.cfg.poll_interval_ms;
 	pcfg.wakeup_bytes = s.cfg.wakeup_bytes;

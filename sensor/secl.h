@@ -26,8 +26,13 @@
  *  - variables ${field} read the first value of a common or same-event field,
  *    also inside string literals: "/proc/${process.pid}/maps".
  *
- * Threading: a ruleset may be built by one thread and then evaluated by one
- * thread at a time (evaluation uses scratch space inside the ruleset). */
+ * Regular expressions refuse back-references and stacked or deeply nested
+ * repetitions, which make glibc's regcomp/regexec blow up.
+ *
+ * Lifetime and threading: the schema must outlive every macro table and
+ * ruleset built from it. A ruleset may be built by one thread and then
+ * evaluated by one thread at a time (evaluation uses scratch space inside
+ * the ruleset); match callbacks must not add rules. */
 #ifndef VIGIL_SECL_H
 #define VIGIL_SECL_H
 
@@ -144,7 +149,13 @@ typedef void (*secl_match_fn)(int rule_index, const char *rule_id, void *cb_ctx)
 
 /* Evaluates every rule of event_type (and every wildcard rule) against event
  * and calls match for each rule that holds, in order of addition. Returns the
- * number of matches, or -1 if event_type is out of range. */
+ * number of matches, or -1 if event_type is out of range (or, once after
+ * rules were added, if building the rule index ran out of memory).
+ *
+ * Rules with an exact "field == value" / "field in [...]" test among their
+ * top-level conjuncts (or an || of such tests) are indexed by value, rules
+ * with only pattern tests by the pattern's literal prefix; only candidates
+ * are evaluated. Each field getter is called at most once per event. */
 int secl_ruleset_eval(struct secl_ruleset *rs, int event_type, const void *event,
 		      secl_match_fn match, void *cb_ctx);
 
@@ -198,7 +209,8 @@ int secl_ip_parse(struct secl_ip *ip, const char *text);
 const char *secl_error_code_name(enum secl_error_code code);
 
 /* Glob match with SECL pattern rules (exported for the profile module and
- * tests); path_mode makes '*' stop at '/' and '**' cross it. */
+ * tests); path_mode makes '*' stop at '/' and '**' cross it. In path mode
+ * patterns longer than 1024 bytes never match. */
 bool secl_glob_match(const char *pat, size_t pat_len, const char *s, size_t len,
 		     bool path_mode);
 

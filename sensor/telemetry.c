@@ -36,7 +36,7 @@ struct series {
 	char labels[96];
 };
 
-#define MAX_SERIES 64
+#define MAX_SERIES 256
 
 struct telemetry {
 	struct metrics *metrics;

@@ -46,10 +46,19 @@ static int count_open_fds(void)
 	return n;
 }
 
+static char temp_path[64];
+
+/* Runs after each mountinfo test, even one whose assertion failed. */
+static void remove_temp(void)
+{
+	if (temp_path[0])
+		unlink(temp_path);
+}
+
 /* Writes text to a new temporary file and returns its path (static). */
 static const char *write_temp(const char *text)
 {
-	static char path[64];
+	char *path = temp_path;
 	int fd;
 
 	strcpy(path, "/tmp/vigil-test-mountinfo-XXXXXX");
@@ -85,7 +94,7 @@ static const char mountinfo_fixture[] =
 	"44 23 0:14 / /broken rw cgroup2\n"
 	"45 23 0:15 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
 
-Test(mountinfo, finds_entries_with_optional_fields)
+Test(mountinfo, finds_entries_with_optional_fields, .fini = remove_temp)
 {
 	const char *path = write_temp(mountinfo_fixture);
 
@@ -94,10 +103,9 @@ Test(mountinfo, finds_entries_with_optional_fields)
 	/* Right place, wrong type; right type, wrong place. */
 	cr_assert_eq(bpf_env_is_mounted(path, "/sys/fs/bpf", "tracefs"), 0);
 	cr_assert_eq(bpf_env_is_mounted(path, "/sys/kernel/tracing", "tracefs"), 0);
-	unlink(path);
 }
 
-Test(mountinfo, decodes_octal_escapes)
+Test(mountinfo, decodes_octal_escapes, .fini = remove_temp)
 {
 	const char *path = write_temp(mountinfo_fixture);
 	char where[64];
@@ -105,10 +113,9 @@ Test(mountinfo, decodes_octal_escapes)
 	cr_assert_eq(bpf_env_find_mount(path, "tracefs", where, sizeof(where)), 1);
 	cr_assert_str_eq(where, "/mnt/my trace");
 	cr_assert_eq(bpf_env_is_mounted(path, "/mnt/my trace", "tracefs"), 1);
-	unlink(path);
 }
 
-Test(mountinfo, skips_malformed_lines)
+Test(mountinfo, skips_malformed_lines, .fini = remove_temp)
 {
 	const char *path = write_temp(mountinfo_fixture);
 	char where[64];
@@ -117,10 +124,9 @@ Test(mountinfo, skips_malformed_lines)
 	cr_assert_eq(bpf_env_find_mount(path, "cgroup2", where, sizeof(where)), 1);
 	cr_assert_str_eq(where, "/sys/fs/cgroup/unified");
 	cr_assert_eq(bpf_env_is_mounted(path, "/broken", "cgroup2"), 0);
-	unlink(path);
 }
 
-Test(mountinfo, skips_overlong_lines)
+Test(mountinfo, skips_overlong_lines, .fini = remove_temp)
 {
 	size_t len = 10000;
 	char *text = malloc(len + 200);
@@ -135,10 +141,9 @@ Test(mountinfo, skips_overlong_lines)
 	free(text);
 	cr_assert_eq(bpf_env_is_mounted(path, "/sys/fs/bpf", "bpf"), 0);
 	cr_assert_eq(bpf_env_is_mounted(path, "/ok", "tmpfs"), 1);
-	unlink(path);
 }
 
-Test(mountinfo, reports_errors)
+Test(mountinfo, reports_errors, .fini = remove_temp)
 {
 	const char *path = write_temp(mountinfo_fixture);
 	char tiny[4];
@@ -149,7 +154,6 @@ Test(mountinfo, reports_errors)
 	cr_assert_eq(bpf_env_find_mount(path, "bpf", tiny, sizeof(tiny)),
 		     -ENAMETOOLONG);
 	cr_assert_eq(bpf_env_find_mount(path, "bpf", NULL, 10), -EINVAL);
-	unlink(path);
 }
 
 /* --- bpf_env_prepare ------------------------------------------------ */
