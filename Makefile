@@ -26,6 +26,8 @@ SENSOR_SRCS := \
 	sensor/probe.c sensor/platform_ebpf.c sensor/platform_replay.c \
 	sensor/proc_snapshot.c sensor/proc_cache.c \
 	sensor/container_id.c sensor/cri.c sensor/cri_proto/cri.pb-c.c sensor/container_cache.c \
+	sensor/secl_lex.c sensor/secl_parse.c sensor/secl_eval.c sensor/policy.c \
+	sensor/rule_fields.c sensor/rules.c \
 	sensor/config.c sensor/pipeline.c sensor/telemetry.c \
 	sensor/metrics.c sensor/health.c sensor/http_api.c \
 	sensor/output.c sensor/output_stdout.c sensor/output_file.c sensor/output_webhook.c
@@ -37,7 +39,7 @@ VMLINUX  := $(BUILD)/vmlinux.h
 
 UNIT_TESTS := test_decode test_event_json test_config test_output test_metrics test_http_api \
 	test_proc_cache test_proc_snapshot test_container_id test_cri_proto test_container_cache \
-	test_features
+	test_features test_secl test_policy
 INTEG_TESTS := test_replay test_sensor_process test_sensor_http test_prometheus test_cri
 
 # Integration tests written in shell (tests/integration/NAME.sh).
@@ -80,10 +82,15 @@ $(BUILD)/asan/%.o: sensor/%.c $(SKEL)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ASAN) -c $< -o $@
 
-$(BUILD)/libvigil.a: $(REL_OBJS)
+# The default policy is linked in as data (symbols _binary_policies_default_yaml_*).
+$(BUILD)/default_policy.o: policies/default.yaml
+	@mkdir -p $(@D)
+	ld -r -b binary -z noexecstack -o $@ policies/default.yaml
+
+$(BUILD)/libvigil.a: $(REL_OBJS) $(BUILD)/default_policy.o
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libvigil-asan.a: $(ASAN_OBJS)
+$(BUILD)/libvigil-asan.a: $(ASAN_OBJS) $(BUILD)/default_policy.o
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/vigil: $(BUILD)/obj/main.o $(BUILD)/libvigil.a

@@ -10,11 +10,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "event.h"
 #include "json_writer.h"
 
 #define EVENT_JSON_MAX_ANCESTORS 32
+
+struct container_view;
 
 /* An event together with what enrichment learnt about it. */
 struct event_view {
@@ -28,6 +31,16 @@ struct event_view {
 	const char *hostname; /* NULL to leave out */
 	/* The process a signal, ptrace or prlimit targets, when cached. */
 	const struct process *target;
+	/* Container identity; NULL or "" for host processes. */
+	const struct container_view *container;
+};
+
+struct container_view {
+	const char *id;
+	const char *name, *image_name, *image_tag, *image_digest, *runtime;
+	const char *pod_name, *pod_namespace, *pod_uid;
+	uint64_t created_at_ns; /* wall clock; 0 if unknown */
+	bool resolved; /* metadata came from the runtime */
 };
 
 /* Writes the view as one JSON object (no trailing newline). */

@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "health.h"
 #include "http_api.h"
@@ -28,6 +30,7 @@
 #include "output.h"
 #include "pipeline.h"
 #include "probe.h"
+#include "rules.h"
 #include "version.h"
 
 struct sensor_options {
@@ -40,6 +43,10 @@ struct sensor_options {
 	bool log_level_set;  /* --log-level beats the file's log_level */
 	const char *listen;  /* --listen */
 	bool events_cmd;
+	const char *policies[CONFIG_MAX_POLICIES]; /* --policy */
+	size_t n_policies;
+	bool no_default_policy;
+	bool rules; /* evaluate policies (run, policy test) */
 };
 
 static void usage_run(FILE *out)
@@ -47,10 +54,14 @@ static void usage_run(FILE *out)
 	fprintf(out,
 		"usage: vigil run [--config FILE] [--log-level LEVEL] [--replay FILE]\n"
 		"\n"
-		"Runs the sensor in the foreground: hooks the kernel, keeps the process\n"
-		"cache and prints one JSON line per process execution on stdout.\n"
+		"Runs the sensor in the foreground: hooks the kernel, evaluates the security\n"
+		"policies and prints one JSON line per alert on stdout (Falco-compatible keys).\n"
+		"SIGHUP, or a change to a policy file, reloads the policies; a policy with\n"
+		"errors is rejected and the running one stays.\n"
 		"\n"
 		"  --config FILE      configuration file (YAML); built-in defaults otherwise\n"
+		"  --policy FILE      load a policy file on top of the default one (repeatable)\n"
+		"  --no-default-policy  leave the embedded default policy out\n"
 		"  --log-level LEVEL  debug, info, warn or error (default info); logs go to stderr\n"
 		"  --replay FILE      read recorded events (JSON lines) instead of the kernel\n"
 		"  --duration SECS    stop after SECS seconds (default: until SIGINT/SIGTERM)\n"
@@ -82,6 +93,7 @@ static void usage(FILE *out)
 		"  run       run the sensor\n"
 		"  events    stream decoded events as JSON lines\n"
 		"  check     print which kernel features are usable; non-zero if the sensor cannot run\n"
+		"  policy    check policy files, or test them against recorded events\n"
 		"  version   print the version\n"
 		"\n"
 		"`vigil <command> --help` describes each command.\n");
@@ -104,7 +116,8 @@ static int parse_uint(const char *s, unsigned *out)
  * given, -1 on a bad option. */
 static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct sensor_options *o)
 {
-	enum { OPT_SNAPSHOT = 256, OPT_NO_THREADS, OPT_DURATION, OPT_REPLAY, OPT_LOG_LEVEL, OPT_LISTEN };
+	enum { OPT_SNAPSHOT = 256, OPT_NO_THREADS, OPT_DURATION, OPT_REPLAY, OPT_LOG_LEVEL, OPT_LISTEN,
+	       OPT_POLICY, OPT_NO_DEFAULT_POLICY, OPT_EVENTS };
 	static const struct option long_opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "types", required_argument, NULL, 't' },
@@ -114,6 +127,9 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "no-default-policy", no_argument, NULL, OPT_NO_DEFAULT_POLICY },
+		{ "events", required_argument, NULL, OPT_EVENTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -164,6 +180,23 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 		case OPT_LISTEN:
 			o->listen = optarg;
 			break;
+		case OPT_POLICY:
+			if (events_cmd)
+				goto bad;
+			if (o->n_policies == CONFIG_MAX_POLICIES) {
+				fprintf(stderr, "vigil: at most %d --policy files\n", CONFIG_MAX_POLICIES);
+				return -1;
+			}
+			o->policies[o->n_policies++] = optarg;
+			break;
+		case OPT_NO_DEFAULT_POLICY:
+			if (events_cmd)
+				goto bad;
+			o->no_default_policy = true;
+			break;
+		case OPT_EVENTS: /* policy test's name for --replay */
+			o->replay_path = optarg;
+			break;
 		case 'h':
 			help(stdout);
 			return 1;
@@ -210,30 +243,6 @@ static void log_final_stats(struct probe *probe, struct pipeline *pipe, struct o
 	}
 }
 
-/* Waits for SIGINT/SIGTERM, the end of a replay, or the duration. */
-static void wait_for_end(struct probe *probe, const struct sensor_options *o)
-{
-	sigset_t set;
-	struct timespec timeout = { .tv_sec = o->duration_s };
-	int sig;
-
-	if (o->replay_path) {
-		probe_wait(probe);
-		return;
-	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	for (;;) {
-		if (o->duration_s == 0) {
-			if (sigwait(&set, &sig) == 0)
-				return;
-		} else if (sigtimedwait(&set, NULL, &timeout) >= 0 || errno != EINTR) {
-			return;
-		}
-	}
-}
-
 /* Everything a running sensor holds, so teardown can walk it in reverse. */
 struct sensor {
 	struct config cfg;
@@ -245,7 +254,117 @@ struct sensor {
 	struct health *health;
 	struct telemetry *telemetry;
 	struct http_api *http;
+	struct rules *rules; /* handed to the pipeline, which owns it */
+	struct rules_config rules_cfg;
+	const char *policy_files[2 * CONFIG_MAX_POLICIES];
+	struct stat policy_stat[2 * CONFIG_MAX_POLICIES]; /* to notice changes */
+	uint64_t kernel_mask;
 };
+
+/* The policy files' identity and age: a ConfigMap update swaps a symlink,
+ * which changes the inode; an edit changes the mtime. */
+static bool policies_changed(struct sensor *s)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < s->rules_cfg.n_files; i++) {
+		struct stat st;
+
+		if (stat(s->policy_files[i], &st) < 0)
+			memset(&st, 0, sizeof(st));
+		if (st.st_ino != s->policy_stat[i].st_ino ||
+		    st.st_mtim.tv_sec != s->policy_stat[i].st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != s->policy_stat[i].st_mtim.tv_nsec || st.st_size != s->policy_stat[i].st_size)
+			changed = true;
+		s->policy_stat[i] = st;
+	}
+	return changed;
+}
+
+/* Loads the policies again; a set with any error is rejected whole and the
+ * running one stays. The event stream is not paused: the pipeline adopts
+ * the new set between two batches. */
+static void reload_policies(struct sensor *s, const char *why)
+{
+	struct rules_config cfg = s->rules_cfg;
+	struct rules *next;
+	size_t errors = 0;
+	uint64_t mask;
+
+	cfg.strict = true;
+	log_info("policy: reloading (%s)", why);
+	next = rules_load(&cfg, &errors);
+	if (!next) {
+		log_error("policy: reload rejected (%zu errors); the previous policy stays active", errors);
+		metric_counter_inc(metrics_counter(s->metrics, "vigil_policy_reloads_total",
+						   "Policy reloads, by result.", "result=\"rejected\""));
+		return;
+	}
+	mask = rules_event_mask(next) | EVENT_MASK_PROCESS;
+	if (mask & ~s->kernel_mask & ~EVENT_MASK_PROCESS)
+		log_warn("policy: new rules need event types whose hooks were not loaded at start; "
+			 "restart the sensor to enable them");
+	probe_set_event_mask(s->probe, mask & s->kernel_mask);
+	log_info("policy: %zu rules active after reload", rules_count(next));
+	pipeline_set_rules(s->pipeline, next);
+	metric_counter_inc(metrics_counter(s->metrics, "vigil_policy_reloads_total",
+					   "Policy reloads, by result.", "result=\"ok\""));
+}
+
+/* Waits for SIGINT/SIGTERM, the end of a replay, or the duration; reloads
+ * policies on SIGHUP or when a policy file changes. */
+static void wait_for_end(struct sensor *s, const struct sensor_options *o)
+{
+	struct timespec tick = { .tv_sec = 1 };
+	uint64_t deadline = o->duration_s ? clock_boot_now() + o->duration_s * 1000000000ull : 0;
+	sigset_t set;
+	int sig;
+
+	if (o->replay_path) {
+		probe_wait(s->probe);
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM)
+			return;
+		if (sig == SIGHUP && o->rules)
+			reload_policies(s, "SIGHUP");
+		else if (o->rules && policies_changed(s))
+			reload_policies(s, "a policy file changed");
+		if (deadline && clock_boot_now() >= deadline)
+			return;
+	}
+}
+
+static int load_rules(struct sensor *s, const struct sensor_options *o)
+{
+	size_t errors = 0, n = 0;
+
+	rules_config_defaults(&s->rules_cfg);
+	s->rules_cfg.default_policy = s->cfg.default_policy && !o->no_default_policy;
+	for (size_t i = 0; i < s->cfg.n_policies; i++)
+		s->policy_files[n++] = s->cfg.policies[i];
+	for (size_t i = 0; i < o->n_policies; i++)
+		s->policy_files[n++] = o->policies[i];
+	s->rules_cfg.files = s->policy_files;
+	s->rules_cfg.n_files = n;
+	policies_changed(s); /* remember the files as loaded */
+	s->rules = rules_load(&s->rules_cfg, &errors);
+	if (!s->rules) {
+		log_error("policy: cannot load the policies");
+		return -1;
+	}
+	if (errors)
+		log_warn("policy: %zu errors; the rules that compiled are active", errors);
+	log_info("policy: %zu rules active%s", rules_count(s->rules),
+		 s->rules_cfg.default_policy ? " (default policy included)" : "");
+	return 0;
+}
 
 /* SIGUSR2 pauses and resumes event consumption: a test hook proving that
  * /healthz notices a stuck consumer. */
@@ -290,6 +409,13 @@ static char *status_json(void *ctx)
 	return out;
 }
 
+static char *rules_doc(void *ctx)
+{
+	struct sensor *s = ctx;
+
+	return pipeline_rules_json(s->pipeline);
+}
+
 static int open_outputs(struct sensor *s)
 {
 	struct output_config ocfg;
@@ -330,6 +456,8 @@ static int start_http(struct sensor *s)
 		.health = s->health,
 		.status_fn = status_json,
 		.status_ctx = s,
+		.rules_fn = rules_doc,
+		.rules_ctx = s,
 	};
 	char err[512];
 
@@ -385,13 +513,18 @@ static int run_sensor(const struct sensor_options *o)
 	health_set(s.health, "probe", HEALTH_STARTING, "loading");
 	health_register_loop(s.health, "events", 5000);
 
+	if (o->rules && load_rules(&s, o) < 0)
+		goto out;
 	pipeline_config_defaults(&plcfg);
+	plcfg.rules = s.rules;
 	plcfg.print_mask = o->print_mask;
 	plcfg.print_snapshot = o->print_snapshot;
 	plcfg.outputs = s.outputs;
 	plcfg.proc_cache_entries = s.cfg.proc_cache_entries;
 	plcfg.exit_retention_ns = s.cfg.exit_retention_ns;
 	s.pipeline = pipeline_new(&plcfg);
+	if (s.pipeline)
+		s.rules = NULL; /* the pipeline owns it now */
 	if (!s.pipeline) {
 		log_error("cannot create the pipeline (out of memory?)");
 		goto out;
@@ -400,7 +533,8 @@ static int run_sensor(const struct sensor_options *o)
 	probe_config_defaults(&pcfg);
 	/* The kernel sends what is printed, plus the process lifecycle the
 	 * cache needs for ancestry. */
-	pcfg.event_mask = o->print_mask | EVENT_MASK_PROCESS;
+	pcfg.event_mask = o->print_mask | rules_event_mask(plcfg.rules) | EVENT_MASK_PROCESS;
+	s.kernel_mask = pcfg.event_mask;
 	pcfg.emit_threads = o->threads && s.cfg.threads;
 	pcfg.poll_interval_ms = s.cfg.poll_interval_ms;
 	pcfg.wakeup_bytes = s.cfg.wakeup_bytes;
@@ -427,7 +561,7 @@ static int run_sensor(const struct sensor_options *o)
 	}
 	health_set(s.health, "probe", HEALTH_OK, probe_platform_name(s.probe));
 	log_info("vigil %s started (%s platform)", VIGIL_VERSION, probe_platform_name(s.probe));
-	wait_for_end(s.probe, o);
+	wait_for_end(&s, o);
 	probe_stop(s.probe);
 	health_loop_stop(s.health, "events");
 	log_final_stats(s.probe, s.pipeline, s.outputs);
@@ -441,6 +575,7 @@ out:
 	pipeline_free(s.pipeline);
 	health_free(s.health);
 	metrics_free(s.metrics);
+	rules_free(s.rules);
 	return ret;
 }
 
@@ -449,14 +584,65 @@ static int cmd_sensor(int argc, char **argv, bool events_cmd)
 	struct sensor_options o = { .print_mask = EVENT_MASK_ALL, .threads = true, .events_cmd = events_cmd };
 	int r;
 
-	/* Until policies land, `run` shows executions, the events a node
-	 * operator most wants to see. */
-	if (!events_cmd)
-		o.print_mask = EVENT_MASK(EVENT_EXEC);
+	/* `run` prints alerts; `events` prints events. */
+	if (!events_cmd) {
+		o.print_mask = 0;
+		o.rules = true;
+	}
 	r = parse_sensor_options(argc, argv, events_cmd, &o);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	return run_sensor(&o);
+}
+
+static int cmd_policy_check(int argc, char **argv)
+{
+	struct rules_config cfg;
+	struct rules *r;
+	size_t errors = 0;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		printf("usage: vigil policy check FILE...\n\nParses and type-checks policy files (on top of the\n"
+		       "default policy, as `vigil run` loads them). Every error says file:line:col.\n"
+		       "Exits 0 when every rule compiles, 1 otherwise.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	rules_config_defaults(&cfg);
+	cfg.files = (const char *const *)argv + 1;
+	cfg.n_files = (size_t)argc - 1;
+	r = rules_load(&cfg, &errors);
+	if (!r || errors) {
+		fprintf(stderr, "vigil: %zu errors\n", errors ? errors : 1);
+		rules_free(r);
+		return 1;
+	}
+	printf("ok: %zu rules\n", rules_count(r));
+	rules_free(r);
+	return 0;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	struct sensor_options o = { .rules = true, .threads = true };
+	int r;
+
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return cmd_policy_check(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "test") == 0) {
+		r = parse_sensor_options(argc - 1, argv + 1, false, &o);
+		if (r != 0)
+			return r > 0 ? 0 : 2;
+		if (!o.replay_path) {
+			fprintf(stderr, "vigil policy test: --events FILE is required\n");
+			return 2;
+		}
+		return run_sensor(&o);
+	}
+	fprintf(stderr, "usage: vigil policy check FILE...\n"
+			"       vigil policy test [--policy FILE]... [--no-default-policy] --events EVENTS.jsonl\n"
+			"\n`policy test` replays recorded events (`vigil events` output) through the rules\n"
+			"and prints the alerts they raise.\n");
+	return 2;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -491,6 +677,8 @@ int main(int argc, char **argv)
 		return cmd_sensor(argc - 1, argv + 1, true);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return cmd_policy(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("vigil %s (event ABI %d)\n", VIGIL_VERSION, VIGIL_EVENT_ABI);
 		return 0;

@@ -14,6 +14,7 @@
 #include "proc_cache.h"
 
 struct outputs;
+struct rules;
 
 struct pipeline_config {
 	uint64_t print_mask;   /* event types written as events (vigil events) */
@@ -21,11 +22,13 @@ struct pipeline_config {
 	size_t proc_cache_entries;
 	uint64_t exit_retention_ns; /* keep exited processes this long */
 	struct outputs *outputs;    /* where lines go; not owned */
+	struct rules *rules;        /* evaluated against every event; owned; may be NULL */
 };
 
 struct pipeline_stats {
 	uint64_t events[EVENT_TYPE_COUNT];
 	uint64_t printed;
+	uint64_t alerts;
 	uint64_t output_refused; /* lines no sink took (all queues full) */
 	uint64_t serialize_errors;
 	/* The process cache as of the last batch (other threads must not
@@ -42,6 +45,11 @@ void pipeline_handle_event(const struct event *ev, void *ctx);
 void pipeline_batch_end(void *ctx);
 
 void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *out);
+/* Hands a new rule set over (from any thread); the pipeline adopts it
+ * between two batches and frees the old one. Takes ownership. */
+void pipeline_set_rules(struct pipeline *p, struct rules *rules);
+/* /v1/rules, from any thread. */
+char *pipeline_rules_json(struct pipeline *p);
 /* The process cache, for read-only use between events (tests, dumps). */
 struct proc_cache *pipeline_proc_cache(struct pipeline *p);
 
