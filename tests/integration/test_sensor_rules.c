@@ -1,0 +1,204 @@
+/* test_sensor_rules.c - policies on the real sensor: the default policy
+ * alerts with Falco-compatible keys, a kill action kills exactly the
+ * offending process, a bad reload keeps the running policy and a good one
+ * takes effect, and offline `policy check` / `policy test`. Needs root. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "integration/harness.h"
+
+static bool match_rule(const cJSON *a, const void *arg)
+{
+	const cJSON *rule = json_path(a, "rule");
+
+	return cJSON_IsString(rule) && strcmp(rule->valuestring, arg) == 0;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert(f, "cannot write %s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(rules, default_policy_alerts_on_a_credentials_read, .timeout = 60)
+{
+	static const char *const args[] = { "run", "--listen", "127.0.0.1:19813", NULL };
+	struct sensor_run r;
+	cJSON *alert;
+	const cJSON *tags;
+	pid_t child;
+
+	cr_assert(sensor_start(&r, args));
+	child = fork();
+	if (child == 0) {
+		execl("/bin/cat", "cat", "/etc/shadow", (char *)NULL);
+		_exit(91);
+	}
+	waitpid(child, NULL, 0);
+	alert = sensor_find(&r, match_rule, "credential_file_read", 5000);
+	cr_assert(alert, "no alert; stdout:\n%s\nstderr:\n%s", r.buf, r.errbuf);
+	/* Falco's top-level keys, so Falco consumers take Vigil's alerts. */
+	cr_expect(cJSON_IsString(json_path(alert, "time")));
+	cr_expect_str_eq(json_path(alert, "priority")->valuestring, "Error");
+	cr_expect_str_eq(json_path(alert, "source")->valuestring, "vigil");
+	cr_expect(cJSON_IsString(json_path(alert, "hostname")));
+	cr_expect(strstr(json_path(alert, "output")->valuestring, "/etc/shadow"));
+	tags = json_path(alert, "tags");
+	cr_expect(cJSON_IsArray(tags) && cJSON_GetArraySize(tags) > 0);
+	cr_expect_eq(cJSON_GetObjectItemCaseSensitive(json_path(alert, "output_fields"), "process.pid")->valueint,
+		     child);
+	/* The full event rides along. */
+	cr_expect_str_eq(json_path(alert, "event.open.file.path")->valuestring, "/etc/shadow");
+	cr_expect_eq(json_path(alert, "event.process.pid")->valueint, child);
+	cr_expect_eq(json_path(alert, "event.process.parent.pid")->valueint, getpid());
+	cJSON_Delete(alert);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+}
+
+Test(rules, kill_action_kills_the_offending_process_only, .timeout = 60)
+{
+	char dir[] = "/tmp/vigil-kill-XXXXXX", bin[128], policy[160];
+	const char *args[] = { "run", "--no-default-policy", "--listen", "127.0.0.1:19814", "--policy", policy, NULL };
+	struct sensor_run r;
+	cJSON *alert;
+	pid_t victim, bystander;
+	int status;
+	char cmd[512];
+
+	cr_assert(mkdtemp(dir));
+	snprintf(bin, sizeof(bin), "%s/vigil-victim", dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/sleep %s", bin);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(policy, sizeof(policy), "%s/kill.yaml", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "version: 1.0.0\nrules:\n  - id: kill_victim\n    description: the test's victim ran\n"
+		 "    expression: exec.file.path == \"%s\"\n    actions:\n      - kill:\n          signal: SIGKILL\n",
+		 bin);
+	write_text(policy, cmd);
+
+	bystander = fork();
+	if (bystander == 0) {
+		execl("/bin/sleep", "sleep", "5", (char *)NULL);
+		_exit(91);
+	}
+	cr_assert(sensor_start(&r, args));
+	victim = fork();
+	if (victim == 0) {
+		execl(bin, "vigil-victim", "30", (char *)NULL);
+		_exit(91);
+	}
+	alert = sensor_find(&r, match_rule, "kill_victim", 5000);
+	cr_assert(alert, "no alert; stderr:\n%s", r.errbuf);
+	cJSON_Delete(alert);
+	waitpid(victim, &status, 0);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the victim was not killed by SIGKILL");
+	cr_expect_eq(waitpid(bystander, &status, WNOHANG), 0, "the bystander must still run");
+	kill(bystander, SIGTERM);
+	waitpid(bystander, NULL, 0);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+static void run_marker(const char *marker)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		execl("/bin/true", "true", marker, (char *)NULL);
+		_exit(91);
+	}
+	waitpid(child, NULL, 0);
+}
+
+Test(rules, reload_rejects_a_bad_policy_and_applies_a_good_one, .timeout = 90)
+{
+	char dir[] = "/tmp/vigil-reload-XXXXXX", policy[160], text[512];
+	const char *args[] = { "run", "--no-default-policy", "--listen", "127.0.0.1:19815", "--policy", policy, NULL };
+	struct sensor_run r;
+	cJSON *alert;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(policy, sizeof(policy), "%s/p.yaml", dir);
+	write_text(policy, "version: 1.0.0\nrules:\n  - id: first\n"
+			   "    expression: exec.args in [\"vigil-reload-one\"]\n");
+	cr_assert(sensor_start(&r, args));
+	run_marker("vigil-reload-one");
+	alert = sensor_find(&r, match_rule, "first", 5000);
+	cr_assert(alert, "the first policy did not alert; stderr:\n%s", r.errbuf);
+	cJSON_Delete(alert);
+
+	/* A broken file: rejected, with its position; "first" keeps working. */
+	write_text(policy, "version: 1.0.0\nrules:\n  - id: first\n    expression: exec.nope == 1\n");
+	kill(r.pid, SIGHUP);
+	for (int i = 0; i < 50 && !(r.errbuf && strstr(r.errbuf, "reload rejected")); i++)
+		sensor_pump(&r, 100);
+	cr_assert(strstr(r.errbuf, "reload rejected"), "stderr:\n%s", r.errbuf);
+	cr_expect(strstr(r.errbuf, "p.yaml:4:"), "the error should name file:line: %s", r.errbuf);
+	free(r.buf);
+	r.buf = NULL;
+	r.len = r.cap = 0;
+	run_marker("vigil-reload-one");
+	alert = sensor_find(&r, match_rule, "first", 5000);
+	cr_expect(alert, "the old policy stopped working after a rejected reload");
+	cJSON_Delete(alert);
+
+	/* A good file: noticed by its change, no signal needed. */
+	write_text(policy, "version: 1.0.0\nrules:\n  - id: second\n"
+			   "    expression: exec.args in [\"vigil-reload-two\"]\n");
+	for (int i = 0; i < 50 && !strstr(r.errbuf, "rules active after reload"); i++)
+		sensor_pump(&r, 100);
+	cr_assert(strstr(r.errbuf, "rules active after reload"), "stderr:\n%s", r.errbuf);
+	run_marker("vigil-reload-two");
+	alert = sensor_find(&r, match_rule, "second", 5000);
+	cr_expect(alert, "the new policy did not alert");
+	cJSON_Delete(alert);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+	snprintf(text, sizeof(text), "rm -rf %s", dir);
+	cr_expect_eq(system(text), 0);
+}
+
+static int run_capture(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	cr_assert(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+Test(rules, policy_check_reports_file_line_column)
+{
+	char out[8192];
+
+	cr_expect_eq(run_capture("\"${VIGIL:-build/vigil}\" policy check tests/fixtures/policies/errors.yaml 2>&1",
+				 out, sizeof(out)), 1);
+	cr_expect(strstr(out, "tests/fixtures/policies/errors.yaml:6:46: rule 'quoted_error': unknown field 'open.nope'"),
+		  "got: %s", out);
+	cr_expect_eq(run_capture("\"${VIGIL:-build/vigil}\" policy check tests/fixtures/policies/base.yaml 2>&1",
+				 out, sizeof(out)), 0, "got: %s", out);
+	cr_expect(strstr(out, "ok: "), "got: %s", out);
+}
+
+Test(rules, policy_test_replays_recorded_events)
+{
+	char out[65536];
+
+	write_text("/tmp/vigil-policy-test.yaml",
+		   "version: 1.0.0\nrules:\n  - id: echo_ran\n    expression: exec.file.name == \"echo\" && "
+		   "process.parent.pid == 5000\n");
+	cr_expect_eq(run_capture("\"${VIGIL:-build/vigil}\" policy test --no-default-policy "
+				 "--policy /tmp/vigil-policy-test.yaml "
+				 "--events tests/fixtures/events/echo_exec_exit.jsonl 2>/dev/null", out, sizeof(out)), 0);
+	cr_expect(strstr(out, "\"rule\":\"echo_ran\""), "got: %s", out);
+	unlink("/tmp/vigil-policy-test.yaml");
+}
