@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 /* Event types. The user-space enum (sensor/event.h) uses the same numbers.
  * Types after EXIT come from syscalls and share struct vigil_syscall. */
@@ -69,6 +69,7 @@ enum vigil_event_type {
 #define VIGIL_PATH_MAX 4096
 #define VIGIL_ARGS_MAX 4096
 #define VIGIL_PATH_DEPTH_MAX 64
+#define VIGIL_CGROUP_NAME_MAX 96
 
 /* Flags shared by records. */
 #define VIGIL_F_PATH_TRUNCATED  (1u << 0) /* deeper or longer than the buffers */
@@ -98,6 +99,10 @@ struct vigil_proc {
 	__u32 mntns, netns, pidns;
 	__u32 tty_nr; /* new_encode_dev(major, minor) of the controlling tty; 0 = none */
 	char comm[16];
+	/* The cgroup v2 directory's own name: for a container, its id or
+	 * "cri-containerd-<id>.scope". Read in the kernel so even a container
+	 * gone before user space looks is attributed. */
+	char cgroup_name[VIGIL_CGROUP_NAME_MAX];
 };
 
 /* exec: the process after a successful execve/execveat. */

@@ -79,6 +79,8 @@ static void decode_proc(const struct vigil_proc *k, struct process *p)
 	p->pidns = k->pidns;
 	p->tty_nr = k->tty_nr;
 	copy_comm(p->comm, k->comm);
+	memcpy(p->cgroup_name, k->cgroup_name, sizeof(p->cgroup_name) - 1);
+	p->cgroup_name[sizeof(p->cgroup_name) - 1] = '\0';
 	p->source = PROCESS_FROM_EVENT;
 }
 

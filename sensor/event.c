@@ -3,6 +3,7 @@
 #include "event.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const type_names[EVENT_TYPE_COUNT] = {
@@ -105,4 +106,71 @@ int event_type_mask_parse(const char *list, uint64_t *mask, char *err, size_t er
 		return -1;
 	}
 	return 0;
+}
+
+/* Strings an event points at, with their lengths (args and raw str are
+ * byte blocks, not C strings). */
+struct string_ref {
+	const char **ptr;
+	size_t len;
+};
+
+static size_t collect_strings(struct event *ev, struct string_ref *refs)
+{
+	size_t n = 0;
+
+#define ADD_STR(field) \
+	do { \
+		if (field) \
+			refs[n++] = (struct string_ref){ &(field), strlen(field) + 1 }; \
+	} while (0)
+	ADD_STR(ev->process.path);
+	if (ev->process.args)
+		refs[n++] = (struct string_ref){ &ev->process.args, ev->process.args_len };
+	if (ev->type == EVENT_EXEC) {
+		ADD_STR(ev->exec.syscall_path);
+	} else if (event_is_syscall(ev->type)) {
+		struct syscall_data *sc = &ev->syscall;
+		bool unix_is_str = sc->addr.unix_path && sc->addr.unix_path == sc->str;
+
+		ADD_STR(sc->file.path);
+		ADD_STR(sc->file2.path);
+		if (sc->str)
+			refs[n++] = (struct string_ref){ &sc->str, sc->str_len > strlen(sc->str) + 1
+									 ? sc->str_len : strlen(sc->str) + 1 };
+		ADD_STR(sc->str2);
+		if (sc->addr.unix_path && !unix_is_str)
+			refs[n++] = (struct string_ref){ &sc->addr.unix_path, strlen(sc->addr.unix_path) + 1 };
+	}
+#undef ADD_STR
+	return n;
+}
+
+struct event *event_clone(const struct event *ev)
+{
+	struct string_ref refs[8];
+	struct event tmp = *ev;
+	struct event *copy;
+	size_t n, total = sizeof(*copy);
+	char *p;
+
+	n = collect_strings(&tmp, refs);
+	for (size_t i = 0; i < n; i++)
+		total += refs[i].len;
+	copy = malloc(total);
+	if (!copy)
+		return NULL;
+	*copy = *ev;
+	n = collect_strings(copy, refs);
+	p = (char *)(copy + 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *old = *refs[i].ptr;
+
+		memcpy(p, old, refs[i].len);
+		*refs[i].ptr = p;
+		p += refs[i].len;
+	}
+	if (event_is_syscall(copy->type) && copy->syscall.addr.unix_path && ev->syscall.addr.unix_path == ev->syscall.str)
+		copy->syscall.addr.unix_path = copy->syscall.str;
+	return copy;
 }

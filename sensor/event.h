@@ -157,6 +157,11 @@ int event_type_mask_parse(const char *list, uint64_t *mask, char *err, size_t er
 #define EVENT_MASK_ALL (((1ull << EVENT_TYPE_COUNT) - 1) & ~1ull)
 #define EVENT_MASK_PROCESS (EVENT_MASK(EVENT_EXEC) | EVENT_MASK(EVENT_FORK) | EVENT_MASK(EVENT_EXIT))
 
+/* A copy of ev that owns its strings (one allocation; free() it). For
+ * events that must outlive the callback that received them. NULL if out of
+ * memory. */
+struct event *event_clone(const struct event *ev);
+
 /* "file", "process", "kernel" or "network". */
 const char *event_category(enum event_type type);
 

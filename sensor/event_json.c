@@ -560,6 +560,39 @@ static void write_syscall(struct json_writer *w, const struct event_view *v)
 	json_object_end(w);
 }
 
+static void write_container(struct json_writer *w, const struct container_view *c)
+{
+	json_key(w, "container");
+	json_object_begin(w);
+	write_str_field(w, "id", c->id);
+	if (c->name && c->name[0])
+		write_str_field(w, "name", c->name);
+	if (c->image_name && c->image_name[0]) {
+		json_key(w, "image");
+		json_object_begin(w);
+		write_str_field(w, "name", c->image_name);
+		if (c->image_tag && c->image_tag[0])
+			write_str_field(w, "tag", c->image_tag);
+		if (c->image_digest && c->image_digest[0])
+			write_str_field(w, "digest", c->image_digest);
+		json_object_end(w);
+	}
+	if (c->runtime && c->runtime[0])
+		write_str_field(w, "runtime", c->runtime);
+	write_time(w, "created_at", c->created_at_ns ? clock_wall_to_boot(c->created_at_ns) : 0);
+	json_key(w, "resolved");
+	json_bool(w, c->resolved);
+	json_object_end(w);
+	if (c->pod_name && c->pod_name[0]) {
+		json_key(w, "pod");
+		json_object_begin(w);
+		write_str_field(w, "name", c->pod_name);
+		write_str_field(w, "namespace", c->pod_namespace);
+		write_str_field(w, "uid", c->pod_uid);
+		json_object_end(w);
+	}
+}
+
 void event_json_write(struct json_writer *w, const struct event_view *v)
 {
 	const struct event *ev = v->event;
@@ -591,6 +624,8 @@ void event_json_write(struct json_writer *w, const struct event_view *v)
 		json_string(w, v->hostname);
 	}
 	write_process(w, v);
+	if (v->container && v->container->id)
+		write_container(w, v->container);
 
 	switch (ev->type) {
 	case EVENT_EXEC:

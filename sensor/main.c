@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "container_cache.h"
 #include "health.h"
 #include "http_api.h"
 #include "metrics.h"
@@ -42,6 +43,8 @@ struct sensor_options {
 	unsigned duration_s; /* 0 = until a signal */
 	bool log_level_set;  /* --log-level beats the file's log_level */
 	const char *listen;  /* --listen */
+	const char *cri_socket; /* --cri-socket */
+	bool no_cri;
 	bool events_cmd;
 	const char *policies[CONFIG_MAX_POLICIES]; /* --policy */
 	size_t n_policies;
@@ -65,7 +68,9 @@ static void usage_run(FILE *out)
 		"  --log-level LEVEL  debug, info, warn or error (default info); logs go to stderr\n"
 		"  --replay FILE      read recorded events (JSON lines) instead of the kernel\n"
 		"  --duration SECS    stop after SECS seconds (default: until SIGINT/SIGTERM)\n"
-		"  --listen ADDR:PORT serve /healthz, /readyz, /metrics and /v1 here (default 0.0.0.0:9810)\n");
+		"  --listen ADDR:PORT serve /healthz, /readyz, /metrics and /v1 here (default 0.0.0.0:9810)\n"
+		"  --cri-socket PATH  the container runtime's CRI socket (default: auto-detect)\n"
+		"  --no-cri           do not ask a container runtime for metadata\n");
 }
 
 static void usage_events(FILE *out)
@@ -81,6 +86,8 @@ static void usage_events(FILE *out)
 		"  --replay FILE      read recorded events (JSON lines; - for stdin) instead of the kernel\n"
 		"  --duration SECS    stop after SECS seconds (default: until SIGINT/SIGTERM)\n"
 		"  --listen ADDR:PORT also serve /healthz, /readyz, /metrics and /v1 (default: off)\n"
+		"  --cri-socket PATH  the container runtime's CRI socket (default: auto-detect)\n"
+		"  --no-cri           do not ask a container runtime for metadata\n"
 		"  --log-level LEVEL  debug, info, warn or error\n");
 }
 
@@ -117,7 +124,7 @@ static int parse_uint(const char *s, unsigned *out)
 static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct sensor_options *o)
 {
 	enum { OPT_SNAPSHOT = 256, OPT_NO_THREADS, OPT_DURATION, OPT_REPLAY, OPT_LOG_LEVEL, OPT_LISTEN,
-	       OPT_POLICY, OPT_NO_DEFAULT_POLICY, OPT_EVENTS };
+	       OPT_POLICY, OPT_NO_DEFAULT_POLICY, OPT_EVENTS, OPT_CRI_SOCKET, OPT_NO_CRI };
 	static const struct option long_opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "types", required_argument, NULL, 't' },
@@ -130,6 +137,8 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "no-default-policy", no_argument, NULL, OPT_NO_DEFAULT_POLICY },
 		{ "events", required_argument, NULL, OPT_EVENTS },
+		{ "cri-socket", required_argument, NULL, OPT_CRI_SOCKET },
+		{ "no-cri", no_argument, NULL, OPT_NO_CRI },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -194,6 +203,12 @@ static int parse_sensor_options(int argc, char **argv, bool events_cmd, struct s
 				goto bad;
 			o->no_default_policy = true;
 			break;
+		case OPT_CRI_SOCKET:
+			o->cri_socket = optarg;
+			break;
+		case OPT_NO_CRI:
+			o->no_cri = true;
+			break;
 		case OPT_EVENTS: /* policy test's name for --replay */
 			o->replay_path = optarg;
 			break;
@@ -255,6 +270,7 @@ struct sensor {
 	struct telemetry *telemetry;
 	struct http_api *http;
 	struct rules *rules; /* handed to the pipeline, which owns it */
+	struct container_cache *containers;
 	struct rules_config rules_cfg;
 	const char *policy_files[2 * CONFIG_MAX_POLICIES];
 	struct stat policy_stat[2 * CONFIG_MAX_POLICIES]; /* to notice changes */
@@ -279,6 +295,17 @@ static bool policies_changed(struct sensor *s)
 		s->policy_stat[i] = st;
 	}
 	return changed;
+}
+
+static void update_cri_health(struct sensor *s)
+{
+	enum container_cache_state st;
+
+	if (!s->containers)
+		return;
+	st = container_cache_state(s->containers);
+	health_set(s->health, "cri", st == CONTAINER_CACHE_CONNECTED ? HEALTH_OK : HEALTH_DEGRADED,
+		   container_cache_state_name(st));
 }
 
 /* Loads the policies again; a set with any error is rejected whole and the
@@ -332,6 +359,7 @@ static void wait_for_end(struct sensor *s, const struct sensor_options *o)
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGINT || sig == SIGTERM)
 			return;
+		update_cri_health(s);
 		if (sig == SIGHUP && o->rules)
 			reload_policies(s, "SIGHUP");
 		else if (o->rules && policies_changed(s))
@@ -339,6 +367,25 @@ static void wait_for_end(struct sensor *s, const struct sensor_options *o)
 		if (deadline && clock_boot_now() >= deadline)
 			return;
 	}
+}
+
+/* Container metadata from the CRI; never fatal: without a runtime events
+ * carry the container id only, and /readyz says "cri" is degraded. */
+static void start_containers(struct sensor *s, const struct sensor_options *o)
+{
+	struct container_cache_config ccfg = { 0 };
+
+	ccfg.socket_path = o->cri_socket ? o->cri_socket : (s->cfg.cri_socket[0] ? s->cfg.cri_socket : NULL);
+	health_register(s->health, "cri", false);
+	s->containers = container_cache_new(&ccfg);
+	if (!s->containers || container_cache_start(s->containers) < 0) {
+		log_warn("cri: container metadata disabled (cannot start the cache)");
+		health_set(s->health, "cri", HEALTH_DOWN, "cannot start");
+		container_cache_free(s->containers);
+		s->containers = NULL;
+		return;
+	}
+	update_cri_health(s);
 }
 
 static int load_rules(struct sensor *s, const struct sensor_options *o)
@@ -516,8 +563,11 @@ static int run_sensor(const struct sensor_options *o)
 
 	if (o->rules && load_rules(&s, o) < 0)
 		goto out;
+	if (!o->replay_path && !o->no_cri)
+		start_containers(&s, o);
 	pipeline_config_defaults(&plcfg);
 	plcfg.rules = s.rules;
+	plcfg.containers = s.containers;
 	plcfg.print_mask = o->print_mask;
 	plcfg.print_snapshot = o->print_snapshot;
 	plcfg.outputs = s.outputs;
@@ -574,6 +624,7 @@ out:
 	/* The pipeline may still emit while the probe drains: close after. */
 	outputs_close(s.outputs);
 	pipeline_free(s.pipeline);
+	container_cache_free(s.containers);
 	health_free(s.health);
 	metrics_free(s.metrics);
 	rules_free(s.rules);

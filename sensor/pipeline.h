@@ -15,6 +15,7 @@
 
 struct outputs;
 struct rules;
+struct container_cache;
 
 struct pipeline_config {
 	uint64_t print_mask;   /* event types written as events (vigil events) */
@@ -23,12 +24,16 @@ struct pipeline_config {
 	uint64_t exit_retention_ns; /* keep exited processes this long */
 	struct outputs *outputs;    /* where lines go; not owned */
 	struct rules *rules;        /* evaluated against every event; owned; may be NULL */
+	struct container_cache *containers; /* container metadata; not owned; may be NULL */
+	unsigned delay_capacity;    /* events held waiting for container metadata */
+	uint64_t delay_ns;          /* ... each at most this long */
 };
 
 struct pipeline_stats {
 	uint64_t events[EVENT_TYPE_COUNT];
 	uint64_t printed;
 	uint64_t alerts;
+	uint64_t containers_unresolved; /* events sent without container metadata */
 	uint64_t output_refused; /* lines no sink took (all queues full) */
 	uint64_t serialize_errors;
 	/* The process cache as of the last batch (other threads must not

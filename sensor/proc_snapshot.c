@@ -565,6 +565,9 @@ static void read_cgroup(int dfd, const char *cgroup2_root, struct process *p)
 		return;
 	if (!proc_cgroup_v2_path(buf, len, rel, sizeof(rel)))
 		return; /* pure v1 host, or a path too long to be real */
+	/* The directory's own name, as the kernel side reports it. */
+	snprintf(p->cgroup_name, sizeof(p->cgroup_name), "%s",
+		 strcmp(rel, "/") ? strrchr(rel, '/') + 1 : "");
 	snprintf(full, sizeof(full), "%s%s", cgroup2_root, strcmp(rel, "/") ? rel : "");
 	if (stat(full, &st) == 0)
 		p->cgroup_id = st.st_ino;

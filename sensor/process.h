@@ -38,6 +38,7 @@ struct process {
 	uint64_t exit_ns;         /* 0 while running */
 	struct credentials cred;
 	uint64_t cgroup_id; /* inode of the cgroup v2 directory */
+	char cgroup_name[96]; /* that directory's name ("" if unknown) */
 	uint32_t mntns, netns, pidns; /* namespace inode numbers; 0 if unknown */
 	uint32_t tty_nr;    /* encoded dev_t of the controlling tty; 0 if none */
 	char comm[PROCESS_COMM_LEN];
