@@ -26,8 +26,26 @@
 struct inflight {
 	__u64 args[8]; /* 6 used; 8 lets an index be masked with & 7 */
 	__u32 nr;
-	__u32 pad;
+	__u32 check_name; /* an open not approved by its flags: check the name at exit */
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_open_filter);
+} open_filter SEC(".maps");
+
+struct basename_key {
+	char name[VIGIL_BASENAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct basename_key);
+	__type(value, __u8);
+} open_basenames SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -66,8 +84,18 @@ int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 	/* mmap/mprotect matter only when a mapping is both writable and
 	 * executable; everything else stays in the kernel. */
 	if ((spec->spec_flags & VIGIL_SPEC_WX_ONLY) &&
-	    (in.args[spec->prot_arg & 7] & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC))
+	    (in.args[spec->prot_arg & 7] & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC)) {
+		count_filtered(spec->event_type);
 		return 0;
+	}
+	if (spec->event_type == VIGIL_EVENT_OPEN && spec->flags_arg >= 0) {
+		__u32 zero = 0;
+		struct vigil_open_filter *f = bpf_map_lookup_elem(&open_filter, &zero);
+
+		/* Flags are known now; the name only once the file is open. */
+		if (f && f->enabled && !(in.args[spec->flags_arg & 7] & f->flags_mask))
+			in.check_name = 1;
+	}
 	in.nr = nr;
 	tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
@@ -308,6 +336,23 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	task = c.task;
 	flags = c.spec->spec_flags;
+	/* The open approvers' second half: the opened file's own name (the
+	 * canonical one, after symlinks). A failed open has no file to name:
+	 * it goes up, to err on the side of seeing it. */
+	if (c.in->check_name && ret >= 0) {
+		struct file *nf = file_from_fd(task, ret);
+		struct basename_key key = {};
+
+		if (nf) {
+			const unsigned char *name = BPF_CORE_READ(nf, f_path.dentry, d_name.name);
+
+			bpf_probe_read_kernel_str(key.name, sizeof(key.name), name);
+		}
+		if (!bpf_map_lookup_elem(&open_basenames, &key)) {
+			count_filtered(c.spec->event_type);
+			goto drop;
+		}
+	}
 	if ((flags & VIGIL_SPEC_SKIP_FAILED) && ret < 0)
 		goto drop;
 	e = c.e;

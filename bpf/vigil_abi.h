@@ -199,8 +199,20 @@ struct vigil_syscall_spec {
 	__s8 addr_arg;              /* a user sockaddr; its length is the next argument */
 	__s8 prot_arg;              /* with VIGIL_SPEC_WX_ONLY: the protection argument */
 	__u16 spec_flags;           /* VIGIL_SPEC_* */
-	__u32 pad;
+	__s8 flags_arg;             /* open flags, for the open approvers; -1: always writes */
+	__u8 pad[3];
 };
+
+/* In-kernel approvers for open, computed from the loaded rules: an open
+ * reaches user space only if its flags share a bit with flags_mask or the
+ * opened file's name is in the open_basenames map. Disabled (everything
+ * passes) when some open rule cannot be decided from flags or name. */
+struct vigil_open_filter {
+	__u32 enabled;
+	__u32 pad;
+	__u64 flags_mask;
+};
+#define VIGIL_BASENAME_MAX 64
 
 #define VIGIL_SPEC_RET_FD    (1u << 0) /* the return value is an fd: its file */
 #define VIGIL_SPEC_CWD_AFTER (1u << 1) /* the file is the new working directory */
@@ -215,8 +227,9 @@ struct vigil_syscall_spec {
 /* Counters the kernel keeps per event type, in a per-CPU array indexed by
  * enum vigil_event_type. User space sums the CPUs. */
 struct vigil_counters {
-	__u64 sent;    /* records submitted to the ring buffer */
-	__u64 dropped; /* reservation or output failed: ring buffer full */
+	__u64 sent;     /* records submitted to the ring buffer */
+	__u64 dropped;  /* reservation or output failed: ring buffer full */
+	__u64 filtered; /* decided in the kernel that no rule can match */
 };
 
 /* Knobs user space sets before attach (in the object's .rodata/.bss). */

@@ -20,7 +20,7 @@ trap 'rm -f "$rendered"' EXIT
 
 # Environment variables that could change the output are reset, so every
 # machine produces the same file.
-HELM_NAMESPACE= bash "$ROOT/hack/helm.sh" template "$RELEASE" "$ROOT/helm/vigil" \
+HELM_NAMESPACE='' bash "$ROOT/hack/helm.sh" template "$RELEASE" "$ROOT/helm/vigil" \
 	--namespace "$NAMESPACE" >"$rendered"
 
 {

@@ -270,6 +270,7 @@ struct sensor {
 	struct telemetry *telemetry;
 	struct http_api *http;
 	struct rules *rules; /* handed to the pipeline, which owns it */
+	struct rules *pipeline_rules; /* the same, borrowed, for the initial filter */
 	struct container_cache *containers;
 	struct rules_config rules_cfg;
 	const char *policy_files[2 * CONFIG_MAX_POLICIES];
@@ -295,6 +296,18 @@ static bool policies_changed(struct sensor *s)
 		s->policy_stat[i] = st;
 	}
 	return changed;
+}
+
+static void apply_kernel_filter(struct sensor *s, struct rules *rules)
+{
+	struct kernel_filter *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return;
+	rules_kernel_filter(rules, f);
+	if (probe_set_filter(s->probe, f) < 0)
+		log_warn("cannot install the in-kernel approvers; every event goes to user space");
+	free(f);
 }
 
 static void update_cri_health(struct sensor *s)
@@ -332,6 +345,7 @@ static void reload_policies(struct sensor *s, const char *why)
 		log_warn("policy: new rules need event types whose hooks were not loaded at start; "
 			 "restart the sensor to enable them");
 	probe_set_event_mask(s->probe, mask & s->kernel_mask);
+	apply_kernel_filter(s, next);
 	log_info("policy: %zu rules active after reload", rules_count(next));
 	pipeline_set_rules(s->pipeline, next);
 	metric_counter_inc(metrics_counter(s->metrics, "vigil_policy_reloads_total",
@@ -574,8 +588,10 @@ static int run_sensor(const struct sensor_options *o)
 	plcfg.proc_cache_entries = s.cfg.proc_cache_entries;
 	plcfg.exit_retention_ns = s.cfg.exit_retention_ns;
 	s.pipeline = pipeline_new(&plcfg);
-	if (s.pipeline)
+	if (s.pipeline) {
+		s.pipeline_rules = s.rules;
 		s.rules = NULL; /* the pipeline owns it now */
+	}
 	if (!s.pipeline) {
 		log_error("cannot create the pipeline (out of memory?)");
 		goto out;
@@ -610,6 +626,7 @@ static int run_sensor(const struct sensor_options *o)
 			log_error("run `vigil check` to see which kernel features are missing");
 		goto out;
 	}
+	apply_kernel_filter(&s, s.pipeline_rules);
 	health_set(s.health, "probe", HEALTH_OK, probe_platform_name(s.probe));
 	log_info("vigil %s started (%s platform)", VIGIL_VERSION, probe_platform_name(s.probe));
 	wait_for_end(&s, o);

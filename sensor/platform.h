@@ -26,6 +26,7 @@ struct platform_ops {
 	void (*destroy)(void *state);
 	void (*wait)(void *state);
 	int (*set_event_mask)(void *state, uint64_t mask);
+	int (*set_filter)(void *state, const struct kernel_filter *f); /* may be NULL */
 	void (*stats)(void *state, struct probe_stats *out);
 };
 

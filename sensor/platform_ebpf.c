@@ -285,6 +285,38 @@ static int ebpf_set_event_mask(void *state, uint64_t mask)
 	return 0;
 }
 
+static int ebpf_set_filter(void *state, const struct kernel_filter *f)
+{
+	struct ebpf_platform *pf = state;
+	struct vigil_open_filter of = { .enabled = f->open_enabled, .flags_mask = f->open_flags };
+	int filter_fd, names_fd;
+	__u32 zero = 0;
+	char key[VIGIL_BASENAME_MAX], next[VIGIL_BASENAME_MAX];
+	__u8 one = 1;
+
+	if (!pf->skel || !bpf_program__autoload(pf->skel->progs.vigil_sys_enter))
+		return 0; /* no syscall hooks loaded: nothing to filter */
+	filter_fd = bpf_map__fd(pf->skel->maps.open_filter);
+	names_fd = bpf_map__fd(pf->skel->maps.open_basenames);
+	/* Turn the filter off while its name set changes, so no open is
+	 * judged against half a set. */
+	of.enabled = 0;
+	if (bpf_map_update_elem(filter_fd, &zero, &of, BPF_ANY) != 0)
+		return -1;
+	while (bpf_map_get_next_key(names_fd, NULL, next) == 0)
+		bpf_map_delete_elem(names_fd, next);
+	for (size_t i = 0; i < f->n_open_names; i++) {
+		memset(key, 0, sizeof(key));
+		snprintf(key, sizeof(key), "%s", f->open_names[i]);
+		if (bpf_map_update_elem(names_fd, key, &one, BPF_ANY) != 0) {
+			log_warn("open approvers: cannot add \"%s\": %s; approvers stay off", key, strerror(errno));
+			return -1;
+		}
+	}
+	of.enabled = f->open_enabled;
+	return bpf_map_update_elem(filter_fd, &zero, &of, BPF_ANY);
+}
+
 static void read_kernel_counters(struct ebpf_platform *pf, struct probe_stats *out)
 {
 	struct vigil_counters *percpu = calloc((size_t)pf->ncpus, sizeof(*percpu));
@@ -301,6 +333,7 @@ static void read_kernel_counters(struct ebpf_platform *pf, struct probe_stats *o
 		for (int cpu = 0; cpu < pf->ncpus; cpu++) {
 			out->kernel_sent[t] += percpu[cpu].sent;
 			out->kernel_dropped[t] += percpu[cpu].dropped;
+			out->kernel_filtered[t] += percpu[cpu].filtered;
 		}
 	}
 out:
@@ -333,5 +366,6 @@ const struct platform_ops platform_ebpf = {
 	.destroy = ebpf_destroy,
 	.wait = ebpf_wait,
 	.set_event_mask = ebpf_set_event_mask,
+	.set_filter = ebpf_set_filter,
 	.stats = ebpf_stats,
 };

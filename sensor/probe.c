@@ -156,6 +156,17 @@ int probe_set_event_mask(struct probe *p, uint64_t mask)
 	return p->ops->set_event_mask(p->platform, mask);
 }
 
+int probe_set_filter(struct probe *p, const struct kernel_filter *f)
+{
+	if (!p->ops->set_filter)
+		return 0; /* replay: nothing is in a kernel */
+	if (p->state != STATE_SETUP && p->state != STATE_STARTED) {
+		snprintf(p->err, sizeof(p->err), "probe_set_filter before setup");
+		return -1;
+	}
+	return p->ops->set_filter(p->platform, f);
+}
+
 void probe_get_stats(struct probe *p, struct probe_stats *out)
 {
 	memset(out, 0, sizeof(*out));

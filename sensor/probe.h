@@ -44,10 +44,20 @@ struct probe_stats {
 	uint64_t received[EVENT_TYPE_COUNT];     /* delivered to the handler */
 	uint64_t kernel_sent[EVENT_TYPE_COUNT];  /* submitted by the kernel side */
 	uint64_t kernel_dropped[EVENT_TYPE_COUNT]; /* ring buffer full */
+	uint64_t kernel_filtered[EVENT_TYPE_COUNT]; /* no rule could match: stayed in the kernel */
 	uint64_t decode_errors;                  /* malformed records or lines, skipped */
 	uint64_t snapshot_processes;
 	uint64_t ringbuf_size, ringbuf_pending;  /* bytes */
 	uint64_t batches;                        /* consumer loop iterations */
+};
+
+/* In-kernel approvers, derived from the rules (rules_kernel_filter). */
+#define KERNEL_FILTER_MAX_NAMES 256
+struct kernel_filter {
+	bool open_enabled;   /* false: every open reaches user space */
+	uint64_t open_flags; /* an open with any of these flags passes */
+	char open_names[KERNEL_FILTER_MAX_NAMES][64]; /* or one of a file with these names */
+	size_t n_open_names;
 };
 
 void probe_config_defaults(struct probe_config *cfg);
@@ -65,6 +75,8 @@ void probe_close(struct probe *p);
 void probe_wait(struct probe *p);
 /* Changes which event types the kernel produces, while running. */
 int probe_set_event_mask(struct probe *p, uint64_t mask);
+/* Installs in-kernel approvers (after setup). */
+int probe_set_filter(struct probe *p, const struct kernel_filter *f);
 void probe_get_stats(struct probe *p, struct probe_stats *out);
 const char *probe_platform_name(const struct probe *p);
 /* The last error, for messages: "load BPF object: Operation not permitted". */

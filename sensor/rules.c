@@ -15,6 +15,7 @@
 #include "event.h"
 #include "log.h"
 #include "policy.h"
+#include "probe.h"
 #include "rule_fields.h"
 #include "secl.h"
 
@@ -412,4 +413,87 @@ char *rules_json(struct rules *r)
 	out = cJSON_PrintUnformatted(arr);
 	cJSON_Delete(arr);
 	return out;
+}
+
+/* ---- in-kernel approvers ------------------------------------------------ */
+
+static bool add_name(struct kernel_filter *f, const char *name, size_t len)
+{
+	if (len == 0 || len >= sizeof(f->open_names[0]) || f->n_open_names == KERNEL_FILTER_MAX_NAMES)
+		return false;
+	for (size_t i = 0; i < f->n_open_names; i++) {
+		if (strncmp(f->open_names[i], name, len) == 0 && f->open_names[i][len] == '\0')
+			return true;
+	}
+	memcpy(f->open_names[f->n_open_names], name, len);
+	f->open_names[f->n_open_names][len] = '\0';
+	f->n_open_names++;
+	return true;
+}
+
+/* A path approver narrows the name only when its last component is literal. */
+static bool add_path_name(struct kernel_filter *f, const struct secl_approver *a)
+{
+	const char *slash = strrchr(a->str, '/');
+	const char *name = slash ? slash + 1 : a->str;
+
+	if (a->kind == SECL_APPROVE_PATTERN && strpbrk(name, "*?[") != NULL)
+		return false;
+	return add_name(f, name, strlen(name));
+}
+
+/* One rule: approvable by its flags, or its file name, or its file path. */
+static bool approve_open_rule(struct secl_ruleset *rs, int i, struct kernel_filter *f)
+{
+	struct secl_approvers a;
+	bool ok = true;
+
+	if (secl_rule_approvers(rs, i, "open.flags", &a, NULL) == 1) {
+		for (size_t k = 0; k < a.n; k++) {
+			if (a.items[k].kind == SECL_APPROVE_FLAGS && a.items[k].i != 0)
+				f->open_flags |= (uint64_t)a.items[k].i;
+			else
+				ok = false;
+		}
+		secl_approvers_free(&a);
+		if (ok)
+			return true;
+	}
+	ok = true;
+	if (secl_rule_approvers(rs, i, "open.file.name", &a, NULL) == 1) {
+		for (size_t k = 0; k < a.n && ok; k++)
+			ok = a.items[k].kind == SECL_APPROVE_EXACT && add_name(f, a.items[k].str, strlen(a.items[k].str));
+		secl_approvers_free(&a);
+		if (ok)
+			return true;
+	}
+	ok = true;
+	if (secl_rule_approvers(rs, i, "open.file.path", &a, NULL) == 1) {
+		for (size_t k = 0; k < a.n && ok; k++)
+			ok = (a.items[k].kind == SECL_APPROVE_EXACT || a.items[k].kind == SECL_APPROVE_PATTERN) &&
+			     add_path_name(f, &a.items[k]);
+		secl_approvers_free(&a);
+		return ok;
+	}
+	return false;
+}
+
+void rules_kernel_filter(struct rules *r, struct kernel_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (!r || !(r->event_mask & EVENT_MASK(EVENT_OPEN)) || secl_ruleset_has_wildcard_rules(r->ruleset))
+		return;
+	for (size_t i = 0; i < r->n_states; i++) {
+		if (secl_ruleset_rule_event(r->ruleset, (int)i) != EVENT_OPEN)
+			continue;
+		if (!approve_open_rule(r->ruleset, (int)i, f)) {
+			log_info("open approvers off: rule %s needs every open",
+				 secl_ruleset_rule_id(r->ruleset, (int)i));
+			memset(f, 0, sizeof(*f));
+			return;
+		}
+	}
+	f->open_enabled = true;
+	log_info("open approvers: flags 0x%llx or one of %zu names", (unsigned long long)f->open_flags,
+		 f->n_open_names);
 }

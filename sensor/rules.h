@@ -56,6 +56,12 @@ size_t rules_stats(struct rules *r, struct rule_stats *out, size_t max);
 /* /v1/rules: a malloc'd JSON array of the loaded rules with their counts. */
 char *rules_json(struct rules *r);
 
+/* The in-kernel approvers these rules allow (see struct kernel_filter):
+ * open events pass only with a write-like flag or a name some rule needs.
+ * Disabled when any open rule cannot be decided from flags or name. */
+struct kernel_filter;
+void rules_kernel_filter(struct rules *r, struct kernel_filter *out);
+
 /* Writes the embedded default policy's text. */
 const char *rules_default_policy(size_t *len);
 

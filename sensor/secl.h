@@ -193,6 +193,11 @@ struct secl_approvers {
  * with no rules returns 1 with an empty list: nothing needs to pass. */
 int secl_ruleset_approvers(struct secl_ruleset *rs, int event_type, const char *field,
 			   struct secl_approvers *out, struct secl_error *err);
+/* The same for one rule (by ruleset index): 1 and out filled when the rule
+ * can only match events whose field takes one of the values; 0 if not (a
+ * wildcard rule never is); -1 with err on bad arguments. */
+int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *field,
+		       struct secl_approvers *out, struct secl_error *err);
 void secl_approvers_free(struct secl_approvers *a);
 
 /* Discarders: returns 1 if no rule of event_type (nor any wildcard rule)

@@ -1181,6 +1181,39 @@ void secl_approvers_free(struct secl_approvers *a)
 	a->items = NULL;
 }
 
+int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *field,
+		       struct secl_approvers *out, struct secl_error *err)
+{
+	struct secl_error local;
+	const struct rule *r;
+	int f, c;
+
+	if (!err)
+		err = &local;
+	memset(err, 0, sizeof(*err));
+	if (!rs || !out || rule_index < 0 || (size_t)rule_index >= rs->n_rules) {
+		secl_set_error(err, NULL, 0, SECL_ERR_INVALID, "missing ruleset, output or rule");
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	r = rs->rules[rule_index];
+	if (r->event < 0)
+		return 0; /* a wildcard rule: every event of every type may match */
+	f = lookup_field(rs, r->event, field, err);
+	if (f < 0)
+		return -1;
+	c = collect(r->root, f, out);
+	if (c != 1) {
+		secl_approvers_free(out);
+		if (c < 0) {
+			secl_set_error(err, NULL, 0, SECL_ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	return 1;
+}
+
 int secl_ruleset_approvers(struct secl_ruleset *rs, int event_type, const char *field,
 			   struct secl_approvers *out, struct secl_error *err)
 {

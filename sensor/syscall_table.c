@@ -149,6 +149,10 @@ static void build(void)
 			.path2_arg = r->path2, .dirfd2_arg = r->dirfd2, .fd_arg = r->fd,
 			.str_arg = r->str, .str2_arg = r->str2, .addr_arg = r->addr,
 			.prot_arg = r->prot, .spec_flags = r->spec_flags,
+			/* creat() always writes and openat2() keeps its flags
+			 * behind a pointer: both pass the flags approver. */
+			.flags_arg = r->event == EVENT_OPEN && r->nr != SYS_creat && r->nr != SYS_openat2
+					     ? r->flags : -1,
 		};
 		t->fields = (struct syscall_fields){ r->flags, r->mode, r->uid, r->gid, r->pid, r->op };
 		if (r->nr == SYS_creat)

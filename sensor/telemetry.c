@@ -105,6 +105,9 @@ static void add(struct telemetry *t, bool counter, const char *name, const char 
 static double received(const struct snapshot *s, int type) { return (double)s->probe.received[type]; }
 static double kernel_sent(const struct snapshot *s, int type) { return (double)s->probe.kernel_sent[type]; }
 static double kernel_lost(const struct snapshot *s, int type) { return (double)s->probe.kernel_dropped[type]; }
+static double kernel_filtered(const struct snapshot *s, int type) { return (double)s->probe.kernel_filtered[type]; }
+static double alerts(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.alerts; }
+static double unresolved(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.containers_unresolved; }
 static double malformed(const struct snapshot *s, int arg) { (void)arg; return (double)s->probe.decode_errors; }
 static double printed(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.printed; }
 
@@ -183,6 +186,11 @@ struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct p
 		    received, type);
 		add(t, true, "vigil_kernel_events_total", "Records the kernel side submitted, by type.",
 		    labels, kernel_sent, type);
+		snprintf(labels, sizeof(labels), "reason=\"approver\",type=\"%s\"",
+			 event_type_name((enum event_type)type));
+		add(t, true, "vigil_kernel_filtered_total",
+		    "Events decided in the kernel (no rule could match), by type and reason.", labels,
+		    kernel_filtered, type);
 		snprintf(labels, sizeof(labels), "where=\"ringbuf\",type=\"%s\"",
 			 event_type_name((enum event_type)type));
 		add(t, true, "vigil_events_lost_total",
@@ -191,6 +199,10 @@ struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct p
 	}
 	add(t, true, "vigil_events_malformed_total", "Records or recorded lines rejected by the decoder.",
 	    NULL, malformed, 0);
+	add(t, true, "vigil_alerts_total", "Alerts sent to the outputs.", NULL, alerts, 0);
+	add(t, true, "vigil_container_metadata_missing_total",
+	    "Container events sent without runtime metadata (delay queue expired or runtime unknown).", NULL,
+	    unresolved, 0);
 	add(t, true, "vigil_events_printed_total", "Events written to the outputs as events.", NULL,
 	    printed, 0);
 	add(t, false, "vigil_ringbuf_fill_ratio", "Share of the ring buffer waiting to be consumed.", NULL,

@@ -60,7 +60,7 @@ give_up() {
 	exit 1
 }
 
-helm() { HELM_NAMESPACE= bash "$ROOT/hack/helm.sh" "$@"; }
+helm() { HELM_NAMESPACE='' bash "$ROOT/hack/helm.sh" "$@"; }
 
 # ---- tools ----------------------------------------------------------------
 helm_bin=$(bash hack/helm.sh 2>"$WORK/helm-fetch.log") ||
@@ -131,13 +131,24 @@ check "helm template with capabilities on Kubernetes 1.28 (AppArmor annotation)"
 	render caps128 --set securityContext.privileged=false --kube-version 1.28.0
 check "helm template with port 9999" render port --set port=9999
 check "helm template with a typo in config still renders" render typo -f "$WORK/values-typo.yaml"
-if render badname --set-string 'customPolicies.bad/name=x'; then
-	fail "a custom policy name with '/' is refused"
-else
-	grep -q 'not a valid policy name' "$WORK/badname.err" &&
-		pass "a custom policy name with '/' is refused" ||
-		fail "a custom policy name with '/' is refused with a clear message: $(cat "$WORK/badname.err")"
-fi
+check "helm lint --strict (capabilities, no AppArmor field)" \
+	helm lint --strict "$CHART" --set securityContext.privileged=false --kube-version 1.28.0
+
+# refused NAME PATTERN ARGS...: helm template must fail, saying PATTERN.
+refused() {
+	local what=$1 pattern=$2
+	shift 2
+	if render refused "$@"; then
+		fail "$what is refused"
+	elif grep -qE "$pattern" "$WORK/refused.err"; then
+		pass "$what is refused: $(grep -E "$pattern" "$WORK/refused.err" | head -n 1 | sed 's/^[- ]*//')"
+	else
+		fail "$what is refused with a clear message: $(head -c 300 "$WORK/refused.err")"
+	fi
+}
+refused "a custom policy name with '/'" 'bad/name' --set-string 'customPolicies.bad/name=x'
+refused "a misspelt chart value (priorityClass)" 'priorityClass is not allowed' --set priorityClass=x
+refused "a port that is not a number" 'port: Invalid type' --set port=abc
 
 # ---- inspect the rendered objects ------------------------------------------
 # The checks live in one python program: it prints PASS/FAIL lines and
@@ -272,6 +283,8 @@ else:
     check(svc is not None and svc["spec"]["selector"] == sel and
           any(p.get("port") == 9810 and p.get("name") == "metrics" for p in svc["spec"]["ports"]),
           "Service: selects the sensor pods on metrics port 9810")
+    check(not any(k.startswith("prometheus.io/") for k in (svc or {}).get("metadata", {}).get("annotations") or {}),
+          "Service: no prometheus.io annotations (the pods have them: no double scrape)")
     check(not pod.get("priorityClassName"), "DaemonSet: no priorityClassName by default")
 
 # Full render: the optional parts.
@@ -342,6 +355,65 @@ if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "$WORK/inspect.out"; then
 	fail "inspect.py crashed (exit $rc)"
 fi
 
+# ---- Kubernetes schemas ----------------------------------------------------
+# inspect.py checks what we thought of; the API's own schemas (the npm
+# kubernetes-models validators, kept under $TOOLS_DIR) check every field's
+# type and enum. They do not reject unknown fields. Needs node and npm, and
+# the network once; skipped, not failed, when they are missing.
+validate_dir=$TOOLS_DIR/k8s-validate
+fetch_validator() {
+	[ -f "$validate_dir/node_modules/kubernetes-models/package.json" ] &&
+		[ -f "$validate_dir/node_modules/@kubernetes-models/prometheus-operator/package.json" ] && return 0
+	command -v node >/dev/null && command -v npm >/dev/null || return 1
+	mkdir -p "$validate_dir" &&
+		echo '{"name":"vigil-k8s-validate","version":"0.0.0","private":true}' >"$validate_dir/package.json" &&
+		(cd "$validate_dir" && npm install --no-audit --no-fund --ignore-scripts --save-exact \
+			kubernetes-models@5.1.0 @kubernetes-models/prometheus-operator@6.0.0 yaml@2.9.1) \
+			>"$WORK/npm.log" 2>&1
+}
+if fetch_validator; then
+	# Written next to its node_modules so that imports resolve there.
+	cat >"$validate_dir/validate.mjs" <<'JS'
+// validate.mjs FILE... - checks every document of rendered manifests against
+// the Kubernetes API schemas; one PASS/FAIL line per document.
+import fs from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+
+// CRDs are not in kubernetes-models; the Prometheus Operator's have their own package.
+const modules = { 'monitoring.coreos.com': '@kubernetes-models/prometheus-operator' };
+let bad = 0;
+for (const file of process.argv.slice(2)) {
+	const name = file.replace(/^.*\//, '').replace(/\.yaml$/, '');
+	for (const doc of parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+		const obj = doc.toJS();
+		if (!obj) continue;
+		const what = `${name}: ${obj.kind} ${obj.metadata?.name} matches the ${obj.apiVersion} schema`;
+		const group = String(obj.apiVersion).includes('/') ? obj.apiVersion.split('/')[0] : '';
+		const pkg = modules[group] || 'kubernetes-models';
+		try {
+			const mod = await import(`${pkg}/${obj.apiVersion}/${obj.kind}`);
+			new mod[obj.kind](obj).validate();
+			console.log(`PASS: ${what}`);
+		} catch (e) {
+			console.log(`FAIL: ${what} (${String(e.message).split('\n').slice(0, 3).join(' | ')})`);
+			bad++;
+		}
+	}
+}
+process.exit(bad ? 1 : 0);
+JS
+	node "$validate_dir/validate.mjs" "$WORK"/{default,full,caps,caps128}.yaml >"$WORK/validate.out" 2>&1
+	rc=$?
+	cat "$WORK/validate.out"
+	passed=$((passed + $(grep -c '^PASS: ' "$WORK/validate.out")))
+	failed=$((failed + $(grep -c '^FAIL: ' "$WORK/validate.out")))
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "$WORK/validate.out"; then
+		fail "schema validation ran (exit $rc)"
+	fi
+else
+	echo "SKIP: Kubernetes schema validation (node/npm missing or offline; see $WORK/npm.log)"
+fi
+
 # ---- the sensor accepts (or refuses) the rendered configuration ----------
 # --listen 127.0.0.1:0: the rendered 0.0.0.0:9810 may be taken by another
 # test on this machine; the loader has already parsed it by then.
@@ -363,6 +435,9 @@ else
 	fail "the sensor accepts the full rendered vigil.yaml and its custom policy (exit $?)"
 	tail -n 5 "$WORK/full.log" | sed 's/^/    /'
 fi
+# A rule with errors is skipped at run time, not fatal: check the files.
+policy_files=("$WORK"/full/etc/vigil/policies/*.yaml)
+check "vigil policy check accepts the rendered custom policy" "$VIGIL_BIN" policy check "${policy_files[@]}"
 n_default=$(rules_active default)
 n_full=$(rules_active full)
 if [ -n "$n_default" ] && [ -n "$n_full" ] && [ "$n_full" -eq $((n_default + 1)) ]; then
@@ -422,7 +497,9 @@ else
 fi
 check "Dockerfile: the build stage installs hack/deps.sh's packages and runs make build/vigil" \
 	bash -c "grep -qE '^RUN .*hack/deps\.sh' '$WORK/stage1' && grep -qE '^RUN .*make build/vigil' '$WORK/stage1'"
-bad=$(grep -E '^RUN ' "$last" | grep -oE '(^|[[:space:]])(gcc|g\+\+|cc|clang[^[:space:]]*|llvm[^[:space:]]*|make|bpftool|build-essential|pkg-config|protobuf-c-compiler|[a-z0-9.+-]+-dev)([[:space:]]|$)' | tr -d ' ' | sort -u | tr '\n' ' ')
+bad=$(grep -E '^RUN ' "$last" | tr -s ' \t;&|' '\n' |
+	grep -xE 'gcc(-[0-9]+)?|g\+\+|cc|clang(-[0-9]+)?|llvm(-[0-9]+)?|make|bpftool|build-essential|pkg-config|protobuf-c-compiler|[a-z0-9.+-]+-dev' |
+	sort -u | tr '\n' ' ')
 if [ -z "$bad" ]; then
 	pass "Dockerfile: the runtime stage installs no compiler, make or -dev package"
 else
@@ -449,13 +526,15 @@ check ".dockerignore keeps build/ and .git out of the context" \
 # Every shared library the binary needs must come from a package the
 # runtime stage installs (or libc6, which debian:12-slim has).
 if command -v readelf >/dev/null && command -v dpkg >/dev/null; then
+	installed=$(grep -E '^RUN .*apt-get install' "$last" | sed -E 's/.*apt-get install//; s/&&.*//' |
+		tr -s ' \t' '\n' | grep -E '^[a-z0-9]' | tr '\n' ' ')
 	unowned=()
 	for so in $(readelf -d "$VIGIL_BIN" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
 		path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64|x32|AArch64|64bit/ {print $NF; exit}')
 		[ -n "$path" ] || path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
 		pkg=$( (dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null ||
 			dpkg -S "/usr$path" 2>/dev/null) | head -n 1 | cut -d: -f1)
-		case " libc6 ${runtime_libs[*]} " in
+		case " libc6 $installed " in
 		*" $pkg "*) ;;
 		*) unowned+=("$so(${pkg:-no package})") ;;
 		esac
