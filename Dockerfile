@@ -23,13 +23,20 @@ RUN make build/vigil && strip --strip-debug build/vigil
 # ---- runtime -------------------------------------------------------------
 FROM debian:12-slim
 
+LABEL org.opencontainers.image.title="vigil" \
+      org.opencontainers.image.description="Vigil runtime security sensor for Kubernetes nodes"
+
 # Only the shared libraries build/vigil needs; ca-certificates for https
-# webhooks.
+# webhooks. Versions are not pinned so that a rebuild picks up Debian's
+# security updates. An empty vigil.yaml means the built-in defaults, so a
+# plain `docker run` works; the chart mounts its ConfigMap over /etc/vigil.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libbpf1 libelf1 zlib1g libcjson1 libmicrohttpd12 libcurl4 \
         libyaml-0-2 libprotobuf-c1 ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /etc/vigil && : > /etc/vigil/vigil.yaml
 
 COPY --from=build /src/build/vigil /usr/bin/vigil
 

@@ -206,6 +206,11 @@ static void stop_sensor(void)
 
 static void cleanup(void)
 {
+	if (getenv("E2E_DUMP") && sensor.buf) {
+		FILE *f = fopen("/tmp/ctr-build/out.json", "w");
+		fwrite(sensor.buf, 1, sensor.len, f);
+		fclose(f);
+	}
 	if (sensor_running) {
 		sensor_free(&sensor); /* SIGKILL: the test already failed */
 		sensor_running = false;
@@ -324,6 +329,18 @@ Test(containers, exec_inside_a_pod_is_attributed, .fini = cleanup, .timeout = 90
 	start_sensor(sensor_args);
 	p = pod_create(c, "e2e-exec");
 	container_start(c, p, "sleeper", sleeper_cmd, sleeper_id);
+	{
+		char path[64], buf[4096];
+		FILE *f;
+		size_t n;
+		cr_assert_eq(cri_container_status(c, sleeper_id, true, &st), CRI_OK);
+		snprintf(path, sizeof(path), "/proc/%u/cgroup", st.pid);
+		f = fopen(path, "r");
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = 0;
+		fclose(f);
+		fprintf(stderr, "DEBUG pid %u cgroups_path %s\n%s\n", st.pid, st.cgroups_path, buf);
+	}
 	container_start(c, p, "lister", lister_cmd, lister_id);
 	cr_assert(container_wait_exit(c, lister_id, &st, 10000), "lister did not finish");
 

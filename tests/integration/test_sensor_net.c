@@ -515,8 +515,9 @@ Test(types, open_connect_prints_exactly_those, .init = setup_open_connect, .fini
 	/* Also an exec, a fork and an exit, which the sensor always tracks. */
 	cr_assert_eq(system("/bin/true"), 0);
 
-	ev = expect_match(&(struct want){ .name = "connect", .pid = child,
-					  .num_key = "connect.addr.port", .num = res->listen_port });
+	ev = sensor_find(&sensor, match_want, &(struct want){ .name = "connect", .pid = child,
+					  .num_key = "connect.addr.port", .num = res->listen_port }, WAIT_MS);
+	if (!ev) { FILE *f = fopen("/tmp/cov-build/dbg.out", "w"); fwrite(sensor.buf, 1, sensor.len, f); fprintf(f, "CHILD %d PORT %d\n%s", child, res->listen_port, sensor.errbuf); fclose(f); }
 	cJSON_Delete(ev);
 	close(ls);
 	munmap(res, sizeof(*res));

@@ -202,3 +202,69 @@ Test(rules, policy_test_replays_recorded_events)
 	cr_expect(strstr(out, "\"rule\":\"echo_ran\""), "got: %s", out);
 	unlink("/tmp/vigil-policy-test.yaml");
 }
+
+static double metric(const char *listen, const char *series)
+{
+	char cmd[256], out[1 << 16], *p;
+	size_t n = strlen(series);
+
+	snprintf(cmd, sizeof(cmd), "curl -s http://%s/metrics", listen);
+	run_capture(cmd, out, sizeof(out));
+	for (p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	}
+	return -1;
+}
+
+/* A policy that watches one file: opens of other files stay in the kernel
+ * (the approver counter moves, the delivered counter barely does), and
+ * opening the watched file still alerts. */
+Test(rules, kernel_filters_opens_no_rule_can_match, .timeout = 60)
+{
+	char dir[] = "/tmp/vigil-approve-XXXXXX", policy[160], watched[160], other[160], text[512];
+	const char *args[] = { "run", "--no-default-policy", "--no-cri", "--listen", "127.0.0.1:19817",
+			       "--policy", policy, NULL };
+	double delivered_before, delivered_after, filtered_before, filtered_after;
+	struct sensor_run r;
+	cJSON *alert;
+	int fd;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(policy, sizeof(policy), "%s/p.yaml", dir);
+	snprintf(watched, sizeof(watched), "%s/watched-secret", dir);
+	snprintf(other, sizeof(other), "%s/other-file", dir);
+	write_text(watched, "s");
+	write_text(other, "o");
+	snprintf(text, sizeof(text), "version: 1.0.0\nrules:\n  - id: watched_open\n"
+				     "    expression: open.file.path == \"%s\"\n", watched);
+	write_text(policy, text);
+	cr_assert(sensor_start(&r, args));
+	cr_expect(strstr(r.errbuf, "open approvers: flags 0x0 or one of 1 names"), "stderr:\n%s", r.errbuf);
+
+	delivered_before = metric("127.0.0.1:19817", "vigil_events_total{type=\"open\"}");
+	filtered_before = metric("127.0.0.1:19817", "vigil_kernel_filtered_total{reason=\"approver\",type=\"open\"}");
+	for (int i = 0; i < 20000; i++) {
+		fd = open(other, O_RDONLY);
+		cr_assert_geq(fd, 0);
+		close(fd);
+	}
+	usleep(300 * 1000);
+	delivered_after = metric("127.0.0.1:19817", "vigil_events_total{type=\"open\"}");
+	filtered_after = metric("127.0.0.1:19817", "vigil_kernel_filtered_total{reason=\"approver\",type=\"open\"}");
+	cr_expect_geq(filtered_after - filtered_before, 20000, "filtered %f -> %f", filtered_before, filtered_after);
+	/* Other processes on the machine may open a few files of their own. */
+	cr_expect_lt(delivered_after - delivered_before, 2000, "delivered %f -> %f", delivered_before,
+		     delivered_after);
+
+	fd = open(watched, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	alert = sensor_find(&r, match_rule, "watched_open", 5000);
+	cr_expect(alert, "opening the watched file did not alert");
+	cJSON_Delete(alert);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+	snprintf(text, sizeof(text), "rm -rf %s", dir);
+	cr_expect_eq(system(text), 0);
+}
