@@ -825,6 +825,165 @@ static int read_process(struct reader *r, const cJSON *obj, struct process *p)
 	return read_args(r, obj, p);
 }
 
+static int read_file_ref(struct reader *r, const cJSON *obj, struct file_ref *f)
+{
+	const cJSON *path = member(obj, "path"), *res = member(obj, "path_resolution");
+	uint64_t v = 0;
+
+	if (!obj)
+		return 0;
+	if (cJSON_IsString(path))
+		f->path = keep_string(r, path->valuestring, strlen(path->valuestring));
+	f->source = PATH_FROM_ARG;
+	for (unsigned i = 0; cJSON_IsString(res) && i < 4; i++) {
+		if (strcmp(res->valuestring, path_sources[i]) == 0)
+			f->source = (enum path_source)i;
+	}
+	if (read_uint(r, obj, "inode", &f->inode) || read_u32(r, obj, "mount_id", &f->mount_id) ||
+	    read_u32(r, obj, "mode", &f->mode) || read_u32(r, obj, "uid", &f->uid) ||
+	    read_u32(r, obj, "gid", &f->gid) || read_uint(r, obj, "fs_magic", &v))
+		return -1;
+	f->path_truncated = cJSON_IsTrue(member(obj, "path_truncated"));
+	return 0;
+}
+
+static int read_int_field(struct reader *r, const cJSON *obj, const char *key, int64_t *out, bool *found)
+{
+	const cJSON *item = member(obj, key);
+
+	if (!item)
+		return 0;
+	if (!cJSON_IsNumber(item)) {
+		snprintf(r->err, r->errlen, "field \"%s\": expected a number", key);
+		return -1;
+	}
+	*out = (int64_t)item->valuedouble;
+	*found = true;
+	return 0;
+}
+
+static const char *read_str_field(struct reader *r, const cJSON *obj, const char *key)
+{
+	const cJSON *item = member(obj, key);
+
+	if (!cJSON_IsString(item))
+		return NULL;
+	return keep_string(r, item->valuestring, strlen(item->valuestring));
+}
+
+/* The reverse of write_syscall: what rules can see of a recorded event. */
+static int read_syscall(struct reader *r, const cJSON *root, struct event *ev)
+{
+	struct syscall_data *sc = &ev->syscall;
+	const cJSON *body = member(root, event_type_name(ev->type));
+	const cJSON *file = member(body, "file"), *dest = member(file, "destination");
+	const cJSON *addr = member(body, "addr"), *ip = member(addr, "ip"), *fam = member(addr, "family");
+	static const char *const op_keys[] = { "type", "request", "option", "resource", "cmd", "backlog" };
+	static const char *const flag_keys[] = { "flags", "nstype" };
+	static const char *const mode_keys[] = { "protection", "req_protection" };
+	int64_t v = 0;
+	bool found = false;
+
+	if (!cJSON_IsObject(body)) {
+		snprintf(r->err, r->errlen, "\"%s\" must be an object", event_type_name(ev->type));
+		return -1;
+	}
+	if (read_file_ref(r, file ? file : member(body, "mountpoint"), &sc->file) < 0 ||
+	    read_int_field(r, body, "retval", &sc->retval, &found) < 0)
+		return -1;
+	if (cJSON_IsObject(dest) && member(dest, "path") && read_file_ref(r, dest, &sc->file2) < 0)
+		return -1;
+	found = false;
+	if (read_int_field(r, dest, "mode", &v, &found) < 0)
+		return -1;
+	if (found) {
+		sc->mode = (uint64_t)v;
+		sc->present |= SYSCALL_HAS_MODE;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		found = false;
+		if (read_int_field(r, body, mode_keys[i], &v, &found) < 0)
+			return -1;
+		if (found) {
+			sc->mode = (uint64_t)v;
+			sc->present |= SYSCALL_HAS_MODE;
+		}
+		found = false;
+		if (read_int_field(r, body, flag_keys[i], &v, &found) < 0)
+			return -1;
+		if (found) {
+			sc->flags = (uint64_t)v;
+			sc->present |= SYSCALL_HAS_FLAGS;
+		}
+	}
+	found = false;
+	if (read_int_field(r, dest, "uid", &v, &found) < 0)
+		return -1;
+	if (found) {
+		sc->uid = (uint32_t)v;
+		sc->present |= SYSCALL_HAS_UID;
+	}
+	found = false;
+	if (read_int_field(r, dest, "gid", &v, &found) < 0)
+		return -1;
+	if (found) {
+		sc->gid = (uint32_t)v;
+		sc->present |= SYSCALL_HAS_GID;
+	}
+	for (size_t i = 0; i < sizeof(op_keys) / sizeof(op_keys[0]); i++) {
+		found = false;
+		if (read_int_field(r, body, op_keys[i], &v, &found) < 0)
+			return -1;
+		if (found) {
+			sc->op = v;
+			sc->present |= SYSCALL_HAS_OP;
+		}
+	}
+	found = false;
+	if (read_int_field(r, body, "pid", &v, &found) < 0)
+		return -1;
+	if (!found && member(body, "target"))
+		read_int_field(r, member(body, "target"), "pid", &v, &found);
+	if (!found && member(body, "tracee"))
+		read_int_field(r, member(body, "tracee"), "pid", &v, &found);
+	if (found) {
+		sc->pid = (int32_t)v;
+		sc->present |= SYSCALL_HAS_PID;
+	}
+	if (read_uint(r, body, "rlim_cur", &sc->rlim_cur) || read_uint(r, body, "rlim_max", &sc->rlim_max))
+		return -1;
+	sc->str = read_str_field(r, body, "name");
+	if (!sc->str)
+		sc->str = read_str_field(r, body, "new_name");
+	if (!sc->str)
+		sc->str = read_str_field(r, body, "target");
+	if (!sc->str)
+		sc->str = read_str_field(r, body, "args");
+	if (!sc->str)
+		sc->str = read_str_field(r, member(body, "source"), "path");
+	if (!sc->str && dest)
+		sc->str = read_str_field(r, dest, "name");
+	sc->str_len = sc->str ? strlen(sc->str) + 1 : 0;
+	sc->str2 = read_str_field(r, body, "fs_type");
+	sc->name = read_str_field(r, member(body, "syscall"), "name");
+	read_u32(r, member(body, "syscall"), "nr", &sc->nr);
+	if (cJSON_IsString(fam)) {
+		sc->addr.family = strcmp(fam->valuestring, "AF_UNIX") == 0 ? 1
+				  : strcmp(fam->valuestring, "AF_INET") == 0 ? 2 : 10;
+		sc->addr.unix_path = read_str_field(r, addr, "path");
+		if (cJSON_IsString(ip) &&
+		    inet_pton(sc->addr.family == 2 ? AF_INET : AF_INET6, ip->valuestring, sc->addr.ip) != 1) {
+			snprintf(r->err, r->errlen, "field \"addr.ip\": \"%s\" is not an address", ip->valuestring);
+			return -1;
+		}
+		if (read_u32(r, addr, "port", &(uint32_t){ 0 }) < 0)
+			return -1;
+		if (cJSON_IsNumber(member(addr, "port")))
+			sc->addr.port = (uint16_t)member(addr, "port")->valuedouble;
+	}
+	return 0;
+}
+
 static int parse_root(struct reader *r, const cJSON *root)
 {
 	struct event *ev = &r->rec->event;
@@ -903,6 +1062,8 @@ static int parse_root(struct reader *r, const cJSON *root)
 			return -1;
 		if (!ev->process.exit_ns)
 			ev->process.exit_ns = ev->timestamp_ns;
+	} else if (event_is_syscall(ev->type)) {
+		return read_syscall(r, root, ev);
 	}
 	return 0;
 }

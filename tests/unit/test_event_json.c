@@ -198,3 +198,51 @@ Test(clock, rfc3339_round_trip)
 	cr_expect_eq(clock_parse_rfc3339("2026-11-30T08:57:25.Z", &back), -1);
 	cr_expect_eq(clock_parse_rfc3339("2026-11-30T08:57:25+01:00", &back), -1);
 }
+
+Test(event_json, syscall_events_written_then_read_back)
+{
+	struct event ev;
+	struct event_view view;
+	struct json_writer w;
+	static struct event_json_record rec;
+	char err[256];
+	const uint8_t ip[4] = { 10, 1, 2, 3 };
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EVENT_OPEN;
+	ev.timestamp_ns = 1000000000ull * 80;
+	ev.process = sample_process();
+	ev.syscall.name = "openat";
+	ev.syscall.nr = 257;
+	ev.syscall.retval = -13;
+	ev.syscall.flags = 0x241;
+	ev.syscall.mode = 0644;
+	ev.syscall.present = SYSCALL_HAS_FLAGS | SYSCALL_HAS_MODE;
+	ev.syscall.file = (struct file_ref){ .path = "/etc/shadow", .source = PATH_FROM_ARG };
+	view = (struct event_view){ .event = &ev, .process = &ev.process };
+	json_init(&w);
+	event_json_write(&w, &view);
+	cr_assert_eq(event_json_parse(w.buf, w.len, &rec, err, sizeof(err)), 0, "%s in %.*s", err, (int)w.len, w.buf);
+	cr_expect_eq(rec.event.type, EVENT_OPEN);
+	cr_expect_str_eq(rec.event.syscall.file.path, "/etc/shadow");
+	cr_expect_eq(rec.event.syscall.file.source, PATH_FROM_ARG);
+	cr_expect_eq(rec.event.syscall.retval, -13);
+	cr_expect_eq(rec.event.syscall.flags, 0x241);
+	cr_expect_eq(rec.event.syscall.mode, 0644);
+	cr_expect_str_eq(rec.event.syscall.name, "openat");
+
+	memset(&ev.syscall, 0, sizeof(ev.syscall));
+	ev.type = EVENT_CONNECT;
+	ev.syscall.name = "connect";
+	ev.syscall.addr.family = 2;
+	ev.syscall.addr.port = 4444;
+	memcpy(ev.syscall.addr.ip, ip, 4);
+	json_reset(&w);
+	event_json_write(&w, &view);
+	cr_assert_eq(event_json_parse(w.buf, w.len, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rec.event.type, EVENT_CONNECT);
+	cr_expect_eq(rec.event.syscall.addr.family, 2);
+	cr_expect_eq(rec.event.syscall.addr.port, 4444);
+	cr_expect_eq(memcmp(rec.event.syscall.addr.ip, ip, 4), 0);
+	json_free(&w);
+}

@@ -68,8 +68,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The sensor's vigil.yaml: .Values.config as given, plus what only the chart
-knows (the listen port, the token file, the custom policy files). Keys are written in a
-fixed order so that an unchanged release renders byte for byte the same.
+knows (the listen port, the token file, the custom policy files). toYaml
+sorts keys, so an unchanged release renders byte for byte the same.
 */}}
 {{- define "vigil.sensorConfig" -}}
 {{- $cfg := deepCopy (default dict .Values.config) }}
