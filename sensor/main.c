@@ -616,7 +616,7 @@ static int run_sensor(const struct sensor_options *o)
 		log_error("cannot create the probe (out of memory?)");
 		goto out;
 	}
-	s.telemetry = telemetry_new(s.metrics, s.probe, s.pipeline, s.outputs);
+	s.telemetry = telemetry_new(s.metrics, s.probe, s.pipeline, s.outputs, s.containers);
 	if (start_http(&s) < 0)
 		goto out;
 	if (probe_init(s.probe) < 0 || probe_setup(s.probe) < 0 || probe_start(s.probe) < 0) {

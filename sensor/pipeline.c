@@ -47,6 +47,7 @@ struct pipeline {
 	pthread_mutex_t rules_lock;          /* rules vs readers on other threads */
 	pthread_mutex_t stats_lock; /* guards cache_stats */
 	struct proc_cache_stats cache_stats;
+	struct delay_queue_stats delay_stats; /* guarded by stats_lock */
 };
 
 void pipeline_config_defaults(struct pipeline_config *cfg)
@@ -372,6 +373,8 @@ void pipeline_batch_end(void *ctx)
 	proc_cache_get_stats(p->cache, &st);
 	pthread_mutex_lock(&p->stats_lock);
 	p->cache_stats = st;
+	if (p->delayed)
+		delay_queue_get_stats(p->delayed, &p->delay_stats);
 	pthread_mutex_unlock(&p->stats_lock);
 }
 
@@ -386,5 +389,9 @@ void pipeline_get_stats(struct pipeline *p, struct pipeline_stats *out)
 	out->serialize_errors = atomic_load(&p->serialize_errors);
 	pthread_mutex_lock(&p->stats_lock);
 	out->cache = p->cache_stats;
+	out->delayed = p->delay_stats.pushed;
+	out->delay_expired = p->delay_stats.expired;
+	out->delay_overflow = p->delay_stats.overflow;
+	out->delay_len = p->delay_stats.len;
 	pthread_mutex_unlock(&p->stats_lock);
 }

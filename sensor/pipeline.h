@@ -34,6 +34,8 @@ struct pipeline_stats {
 	uint64_t printed;
 	uint64_t alerts;
 	uint64_t containers_unresolved; /* events sent without container metadata */
+	uint64_t delayed, delay_expired, delay_overflow; /* the container delay queue */
+	unsigned delay_len;
 	uint64_t output_refused; /* lines no sink took (all queues full) */
 	uint64_t serialize_errors;
 	/* The process cache as of the last batch (other threads must not

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "container_cache.h"
 #include "event.h"
 #include "metrics.h"
 #include "output.h"
@@ -20,6 +21,7 @@ struct snapshot {
 	struct pipeline_stats pipeline;
 	struct output_stats outputs[OUTPUT_MAX_SINKS];
 	size_t n_outputs;
+	struct container_cache_stats cri;
 };
 
 struct series;
@@ -43,6 +45,7 @@ struct telemetry {
 	struct probe *probe;
 	struct pipeline *pipeline;
 	struct outputs *outputs;
+	struct container_cache *containers;
 	pthread_mutex_t lock;
 	uint64_t taken_ns;
 	struct snapshot snap;
@@ -60,6 +63,8 @@ static void refresh(struct telemetry *t)
 	probe_get_stats(t->probe, &t->snap.probe);
 	pipeline_get_stats(t->pipeline, &t->snap.pipeline);
 	t->snap.n_outputs = output_get_stats(t->outputs, t->snap.outputs, OUTPUT_MAX_SINKS);
+	if (t->containers)
+		container_cache_get_stats(t->containers, &t->snap.cri);
 	t->taken_ns = now;
 }
 
@@ -155,6 +160,29 @@ static double output_queued(const struct snapshot *s, int i)
 	return o ? (double)o->queued : 0;
 }
 
+enum cri_series { CRI_OK, CRI_NOT_FOUND, CRI_ERROR, CRI_STATE, CRI_LATENCY_SUM, CRI_CALLS, CRI_ENTRIES,
+		  QUEUE_EXPIRED, QUEUE_HELD, QUEUE_OVERFLOW, QUEUE_LEN };
+
+static double cri(const struct snapshot *s, int which)
+{
+	const struct container_cache_stats *c = &s->cri;
+
+	switch ((enum cri_series)which) {
+	case CRI_OK: return (double)(c->fetch_ok + c->relist_ok);
+	case CRI_NOT_FOUND: return (double)c->fetch_not_found;
+	case CRI_ERROR: return (double)(c->fetch_error + c->relist_error + c->connect_error);
+	case CRI_STATE: return (double)c->state;
+	case CRI_LATENCY_SUM: return (double)c->call_latency_total_us / 1e6;
+	case CRI_CALLS: return (double)c->calls;
+	case CRI_ENTRIES: return (double)c->entries;
+	case QUEUE_EXPIRED: return (double)s->pipeline.delay_expired;
+	case QUEUE_HELD: return (double)s->pipeline.delayed;
+	case QUEUE_OVERFLOW: return (double)s->pipeline.delay_overflow;
+	case QUEUE_LEN: return (double)s->pipeline.delay_len;
+	}
+	return 0;
+}
+
 static double one(const struct snapshot *s, int arg)
 {
 	(void)s;
@@ -163,7 +191,7 @@ static double one(const struct snapshot *s, int arg)
 }
 
 struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct pipeline *pipeline,
-				struct outputs *outputs)
+				struct outputs *outputs, struct container_cache *containers)
 {
 	struct telemetry *t = calloc(1, sizeof(*t));
 	struct output_stats os[OUTPUT_MAX_SINKS];
@@ -222,6 +250,27 @@ struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct p
 	add(t, true, "vigil_process_cache_evictions_total", "Entries evicted, by reason.", "reason=\"full\"",
 	    cache_evictions, 1);
 
+	if (containers) {
+		t->containers = containers;
+		add(t, true, "vigil_cri_requests_total", "CRI calls by result.", "result=\"ok\"", cri, CRI_OK);
+		add(t, true, "vigil_cri_requests_total", "CRI calls by result.", "result=\"not_found\"", cri,
+		    CRI_NOT_FOUND);
+		add(t, true, "vigil_cri_requests_total", "CRI calls by result.", "result=\"error\"", cri, CRI_ERROR);
+		add(t, false, "vigil_cri_state", "CRI connection: 0 disconnected, 1 connected, 2 degraded.", NULL,
+		    cri, CRI_STATE);
+		add(t, true, "vigil_cri_request_seconds_total", "Time spent in CRI calls.", NULL, cri,
+		    CRI_LATENCY_SUM);
+		add(t, true, "vigil_cri_calls_total", "CRI calls made.", NULL, cri, CRI_CALLS);
+		add(t, false, "vigil_containers_known", "Containers in the metadata cache.", NULL, cri, CRI_ENTRIES);
+		add(t, true, "vigil_delay_queue_events_total", "Events held waiting for container metadata.", NULL,
+		    cri, QUEUE_HELD);
+		add(t, true, "vigil_delay_queue_expired_total",
+		    "Held events sent on without metadata after the wait.", NULL, cri, QUEUE_EXPIRED);
+		add(t, true, "vigil_events_lost_total",
+		    "Events lost, by where (ringbuf: kernel ring buffer full; output: a sink's queue).",
+		    "where=\"delay_queue\"", cri, QUEUE_OVERFLOW);
+		add(t, false, "vigil_delay_queue_length", "Events held now.", NULL, cri, QUEUE_LEN);
+	}
 	n = output_get_stats(outputs, os, OUTPUT_MAX_SINKS);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(labels, sizeof(labels), "output=\"%.16s\"", os[i].name);

@@ -12,11 +12,13 @@ struct metrics;
 struct probe;
 struct pipeline;
 struct outputs;
+struct container_cache;
 
 struct telemetry;
 
+/* containers may be NULL (no CRI). */
 struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct pipeline *pipeline,
-				struct outputs *outputs);
+				struct outputs *outputs, struct container_cache *containers);
 /* Unregisters every series (before the stages they read are freed). */
 void telemetry_free(struct telemetry *t);
 
