@@ -34,6 +34,10 @@
 #include "rules.h"
 #include "version.h"
 
+/* Set by POST /v1/policy/reload; the main loop reloads on its next tick, so
+ * reloads never run on two threads at once. */
+static atomic_bool reload_requested;
+
 struct sensor_options {
 	const char *config_path;
 	const char *replay_path;
@@ -376,6 +380,8 @@ static void wait_for_end(struct sensor *s, const struct sensor_options *o)
 		update_cri_health(s);
 		if (sig == SIGHUP && o->rules)
 			reload_policies(s, "SIGHUP");
+		else if (atomic_exchange(&reload_requested, false) && o->rules)
+			reload_policies(s, "POST /v1/policy/reload");
 		else if (o->rules && policies_changed(s))
 			reload_policies(s, "a policy file changed");
 		if (deadline && clock_boot_now() >= deadline)
@@ -430,6 +436,7 @@ static int load_rules(struct sensor *s, const struct sensor_options *o)
 /* SIGUSR2 pauses and resumes event consumption: a test hook proving that
  * /healthz notices a stuck consumer. */
 static atomic_bool consumer_paused;
+
 
 static void toggle_pause(int sig)
 {
@@ -507,6 +514,17 @@ static int open_outputs(struct sensor *s)
 	return 0;
 }
 
+static int request_reload(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	atomic_store(&reload_requested, true);
+	resp->status = 202;
+	resp->content_type = "application/json";
+	resp->static_body = "{\"status\":\"reload requested\"}";
+	return 0;
+}
+
 static int start_http(struct sensor *s)
 {
 	struct http_api_config hcfg = {
@@ -529,6 +547,7 @@ static int start_http(struct sensor *s)
 		log_error("http: %s", err);
 		return -1;
 	}
+	http_api_route(s->http, "POST", "/v1/policy/reload", request_reload, s, true);
 	log_info("http: serving /healthz, /readyz, /metrics and /v1 on %s (port %u)", s->cfg.listen,
 		 http_api_port(s->http));
 	return 0;

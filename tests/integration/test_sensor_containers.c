@@ -173,10 +173,9 @@ static void pods_remove_all(void)
 	for (int i = 0; i < n_pods; i++) {
 		char dir[256];
 
-		if (c) {
-			cri_stop_pod(c, pods[i].id);
-			cri_remove_pod(c, pods[i].id);
-		}
+		if (c && (cri_stop_pod(c, pods[i].id) != CRI_OK || cri_remove_pod(c, pods[i].id) != CRI_OK))
+			fprintf(stderr, "cannot remove pod %s (%s): %s\n", pods[i].name, pods[i].id,
+				cri_client_error(c));
 		for (int k = 0; hierarchies[k]; k++) {
 			snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s/kubepods/besteffort/pod%s",
 				 hierarchies[k], pods[i].uid);

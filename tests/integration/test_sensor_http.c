@@ -121,3 +121,58 @@ Test(sensor_http, healthz_fails_while_the_consumer_is_stalled, .timeout = 60)
 	cr_expect_eq(sensor_stop(&r), 0);
 	sensor_free(&r);
 }
+
+static long http_post(const char *url, const char *token)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct body b = { NULL, 0 };
+	char auth[128];
+	long status = 0;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(b.data);
+	return status;
+}
+
+/* The one state-changing endpoint needs the bearer token from the file
+ * the configuration names. */
+Test(sensor_http, policy_reload_endpoint_needs_the_token, .timeout = 60)
+{
+	static const char *const run_args[] = { "run", "--no-cri", "--config", "/tmp/vigil-http-token.yaml", NULL };
+	struct sensor_run r;
+	FILE *f;
+
+	f = fopen("/tmp/vigil-http-token", "w");
+	cr_assert(f);
+	fputs("s3cret-token\n", f);
+	fclose(f);
+	f = fopen("/tmp/vigil-http-token.yaml", "w");
+	cr_assert(f);
+	fputs("http:\n  listen: 127.0.0.1:19818\n  token_file: /tmp/vigil-http-token\n", f);
+	fclose(f);
+	cr_assert(sensor_start(&r, run_args));
+	cr_expect_eq(http_post("http://127.0.0.1:19818/v1/policy/reload", NULL), 401);
+	cr_expect_eq(http_post("http://127.0.0.1:19818/v1/policy/reload", "wrong"), 401);
+	cr_expect_eq(http_post("http://127.0.0.1:19818/v1/policy/reload", "s3cret-token"), 202);
+	for (int i = 0; i < 40 && !strstr(r.errbuf, "rules active after reload"); i++)
+		sensor_pump(&r, 100);
+	cr_expect(strstr(r.errbuf, "policy: reloading (POST /v1/policy/reload)"), "stderr:\n%s", r.errbuf);
+	cr_expect(strstr(r.errbuf, "rules active after reload"), "stderr:\n%s", r.errbuf);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+	unlink("/tmp/vigil-http-token");
+	unlink("/tmp/vigil-http-token.yaml");
+}
