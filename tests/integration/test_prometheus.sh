@@ -30,6 +30,7 @@ finish() {
 	# Only the two processes this script started, by pid.
 	[ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	[ -n "${sensor_pid:-}" ] && kill "$sensor_pid" 2>/dev/null && wait "$sensor_pid" 2>/dev/null
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		echo "work directory kept: $WORK"
 	else
@@ -130,6 +131,21 @@ for path in /healthz /readyz; do
 	if [ "$code" = 200 ]; then pass "GET $path is 200"; else fail "GET $path is $code"; fi
 done
 
+# ---- the real sensor, to be scraped too ----------------------------------
+sensor_pid=
+sensor_port=$(free_port)
+sensor_bin=${VIGIL:-$ROOT/build/vigil}
+if [ "$(id -u)" = 0 ] && [ -x "$sensor_bin" ]; then
+	"$sensor_bin" events --types exec --no-cri --listen "127.0.0.1:$sensor_port" \
+		>/dev/null 2>"$WORK/sensor.err" &
+	sensor_pid=$!
+	if wait_for 30 grep -q ' started (' "$WORK/sensor.err"; then
+		pass "vigil sensor listening on 127.0.0.1:$sensor_port"
+	else
+		fail "vigil sensor did not start: $(tail -5 "$WORK/sensor.err")"
+	fi
+fi
+
 # ---- real Prometheus ------------------------------------------------------
 prom_port=$(free_port)
 cat >"$WORK/prometheus.yml" <<EOF
@@ -140,6 +156,9 @@ scrape_configs:
   - job_name: vigil
     static_configs:
       - targets: ['127.0.0.1:$port']
+  - job_name: sensor
+    static_configs:
+      - targets: ['127.0.0.1:$sensor_port']
 EOF
 promtool check config "$WORK/prometheus.yml" >/dev/null 2>&1 || give_up "promtool check config"
 prometheus --config.file="$WORK/prometheus.yml" \
@@ -209,6 +228,29 @@ if [ -n "$ratio" ] && awk -v r="$ratio" 'BEGIN { exit !(r >= 0 && r < 1) }'; the
 	pass "callback gauge vigil_test_ringbuf_fill_ratio = $ratio"
 else
 	fail "callback gauge vigil_test_ringbuf_fill_ratio = '$ratio'"
+fi
+
+# ---- the sensor's own counters, through Prometheus --------------------------
+if [ -n "$sensor_pid" ]; then
+	for _ in $(seq 1 20); do /bin/true; done
+	v=
+	for _ in $(seq 1 30); do
+		v=$(query_value 'vigil_events_total{job="sensor",type="exec"}')
+		[ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v >= 20) }' && break
+		sleep 0.5
+	done
+	if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v >= 20) }'; then
+		pass "Prometheus scraped the real sensor: vigil_events_total{type=\"exec\"} = $v"
+	else
+		fail "Prometheus query of the real sensor's exec counter: '$v'"
+	fi
+	kill "$sensor_pid"
+	if wait "$sensor_pid"; then
+		pass "the sensor exits cleanly on SIGTERM"
+	else
+		fail "sensor exit status $?: $(tail -5 "$WORK/sensor.err")"
+	fi
+	sensor_pid=
 fi
 
 # ---- clean shutdown -------------------------------------------------------
