@@ -386,7 +386,20 @@ run_config() {
 		dr0=$(metric_value "$METRIC_DROPPED")
 	fi
 	for w in $WORKLOADS; do
+		local fe0="" ff0=""
+		if [ -n "$AGENT_PID" ] && [ "${cfg#vigil}" != "$cfg" ]; then
+			fe0=$(metric_value "$METRIC_DELIVERED")
+			ff0=$(metric_value vigil_kernel_filtered_total)
+		fi
 		ns=$(run_workload "$w" "$cfg")
+		if [ -n "$fe0" ] && [ -n "$ff0" ]; then
+			local fe1 ff1
+			fe1=$(metric_value "$METRIC_DELIVERED")
+			ff1=$(metric_value vigil_kernel_filtered_total)
+			[ -n "$fe1" ] && [ -n "$ff1" ] &&
+				printf '%s\t%s\t%s\t%s\t%s\n' "$cfg" "$round" "$w" $((ff1 - ff0)) $((fe1 - fe0)) \
+					>> "$OUT/filter.tsv"
+		fi
 		if [ -z "$ns" ]; then
 			log "$cfg/$w failed in round $round"
 			continue
@@ -490,6 +503,20 @@ report() {
 		fi
 		json_cfgs+="}"
 	done
+	printf '\nKernel-filtered share of the events each workload caused (medians over rounds)\n'
+	printf '%-10s' config
+	for w in $WORKLOADS; do printf ' %14s' "$w"; done
+	printf '\n'
+	for cfg in $CONFIGS; do
+		[ "${cfg#vigil}" = "$cfg" ] && continue
+		printf '%-10s' "$cfg"
+		for w in $WORKLOADS; do
+			share=$( [ -s "$OUT/filter.tsv" ] && awk -F'\t' -v c="$cfg" -v w="$w" \
+				'$1 == c && $3 == w && $4 + $5 > 0 { printf "%.4f\n", $4 / ($4 + $5) }' "$OUT/filter.tsv" | median %.3f)
+			printf ' %14s' "${share:-n/a}"
+		done
+		printf '\n'
+	done
 	printf '\n'
 	for cfg in $CONFIGS; do
 		[ -n "${NOTE[$cfg]:-}" ] && printf 'note: %s: %s\n' "$cfg" "${NOTE[$cfg]}"
@@ -519,7 +546,7 @@ if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 0.5) }'; then
 	log "warning: load average is $LOAD_BEFORE; other work on the machine will blur the numbers"
 fi
 build_helpers
-rm -f "$OUT/raw.tsv" "$OUT/agent.tsv"
+rm -f "$OUT/raw.tsv" "$OUT/agent.tsv" "$OUT/filter.tsv"
 touch "$OUT/raw.tsv" "$OUT/agent.tsv"
 PROGS_BEFORE=$(bpf_prog_ids)
 case " $CONFIGS " in
