@@ -41,10 +41,10 @@ UNIT_TESTS := test_decode test_event_json test_config test_output test_metrics t
 	test_proc_cache test_proc_snapshot test_container_id test_cri_proto test_container_cache \
 	test_features test_secl test_policy
 INTEG_TESTS := test_replay test_sensor_process test_sensor_http test_sensor_rules test_prometheus test_cri \
-	test_helm test_fuzz_secl
+	test_helm test_fuzz_secl test_policy_quiet
 
 # Integration tests written in shell (tests/integration/NAME.sh).
-SHELL_TESTS := test_prometheus test_helm test_fuzz_secl
+SHELL_TESTS := test_prometheus test_helm test_fuzz_secl test_policy_quiet
 
 REL_OBJS  := $(patsubst sensor/%.c,$(BUILD)/obj/%.o,$(SENSOR_SRCS))
 ASAN_OBJS := $(patsubst sensor/%.c,$(BUILD)/asan/%.o,$(SENSOR_SRCS))
