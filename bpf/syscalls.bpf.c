@@ -235,9 +235,17 @@ static __always_inline __u32 put_user_sockaddr(struct vigil_addr *a, char *data,
 		if (first) {
 			n = bpf_probe_read_user_str(&data[pos & DATA_MASK], 109, usa + 2);
 		} else { /* abstract: shown with a leading '@', as ss(8) does */
+			__u32 k = len > 3 ? (__u32)len - 3 : 0;
+
+			if (k > 107)
+				k = 107;
+			barrier_var(k);
+			k &= 127;
 			data[pos & DATA_MASK] = '@';
-			n = bpf_probe_read_user_str(&data[(pos + 1) & DATA_MASK], 108, usa + 3);
-			n = n > 0 ? n + 1 : 0;
+			if (k && bpf_probe_read_user(&data[(pos + 1) & DATA_MASK], k, usa + 3) != 0)
+				return 0;
+			data[(pos + 1 + k) & DATA_MASK] = '\0';
+			n = k + 2;
 		}
 		return n > 0 ? n : 0;
 	}
@@ -260,18 +268,18 @@ static __always_inline void put_sock_addr(struct vigil_addr *a, struct file *f, 
 	a->family = family;
 	if (family == AF_INET) {
 		if (peer) {
-			BPF_CORE_READ_INTO(a->ip, sk, __sk_common.skc_daddr);
+			BPF_CORE_READ_INTO((__u32 *)a->ip, sk, __sk_common.skc_daddr);
 			a->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		} else {
-			BPF_CORE_READ_INTO(a->ip, sk, __sk_common.skc_rcv_saddr);
+			BPF_CORE_READ_INTO((__u32 *)a->ip, sk, __sk_common.skc_rcv_saddr);
 			a->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		}
 	} else if (family == AF_INET6) {
 		if (peer) {
-			BPF_CORE_READ_INTO(a->ip, sk, __sk_common.skc_v6_daddr);
+			BPF_CORE_READ_INTO((struct in6_addr *)a->ip, sk, __sk_common.skc_v6_daddr);
 			a->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		} else {
-			BPF_CORE_READ_INTO(a->ip, sk, __sk_common.skc_v6_rcv_saddr);
+			BPF_CORE_READ_INTO((struct in6_addr *)a->ip, sk, __sk_common.skc_v6_rcv_saddr);
 			a->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		}
 	}
@@ -355,6 +363,9 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	}
 	if ((flags & VIGIL_SPEC_SKIP_FAILED) && ret < 0)
 		goto drop;
+	/* prlimit64 without a new limit only reads (glibc's getrlimit). */
+	if ((flags & VIGIL_SPEC_RLIMIT) && c.spec->str_arg >= 0 && !c.in->args[c.spec->str_arg & 7])
+		goto drop;
 	e = c.e;
 	__builtin_memset(&e->retval, 0, sizeof(*e) - offsetof(struct vigil_syscall, retval));
 	fill_header(&e->hdr, c.spec->event_type);
@@ -388,6 +399,9 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		source = VIGIL_PATH_FROM_CWD;
 	} else if (c.spec->fd_arg >= 0 && !(flags & VIGIL_SPEC_SOCK_LOCAL)) {
 		f = file_from_fd(c.task, (__s64)c.in->args[c.spec->fd_arg & 7]);
+	} else if (c.spec->path_arg >= 0 && c.spec->dirfd_arg >= 0 && !c.in->args[c.spec->path_arg & 7]) {
+		/* No path (futimens): the call is about the dirfd itself. */
+		f = file_from_fd(c.task, (__s64)c.in->args[c.spec->dirfd_arg & 7]);
 	}
 	if (f) {
 		dentry = BPF_CORE_READ(f, f_path.dentry);

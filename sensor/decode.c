@@ -1,6 +1,7 @@
 /* decode.c - see decode.h. */
 #include "decode.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,6 +208,36 @@ static void decode_file(struct decoder *d, int i, const struct vigil_file *k, co
 	f->gid = k->gid;
 }
 
+/* Files of pseudo filesystems have no place in a directory tree: the walk
+ * ends at once with "/". Name them the way readlink(2) on /proc/<pid>/fd
+ * does instead: "net:[4026531840]", "pipe:[123]", "socket:[456]". */
+static void name_pseudo_file(struct decoder *d, int i, struct file_ref *f, const struct process *p,
+			     uint64_t nstype)
+{
+	const char *kind = NULL;
+
+	if (!f->path || strcmp(f->path, "/") != 0)
+		return;
+	switch (f->fs_magic) {
+	case 0x6e736673: /* nsfs: which namespace, from the process now in it */
+		if (f->inode == p->netns || (nstype & 0x40000000))
+			kind = "net";
+		else if (f->inode == p->mntns || (nstype & 0x00020000))
+			kind = "mnt";
+		else if (f->inode == p->pidns || (nstype & 0x20000000))
+			kind = "pid";
+		else
+			kind = "ns";
+		break;
+	case 0x50495045: kind = "pipe"; break;
+	case 0x534f434b: kind = "socket"; break;
+	case 0x09041934: kind = "anon_inode"; break;
+	default: return;
+	}
+	snprintf(d->path[i], sizeof(d->path[i]), "%s:[%llu]", kind, (unsigned long long)f->inode);
+	f->path = d->path[i];
+}
+
 /* Fills the named fields from the arguments, as the syscall table says. */
 static void name_fields(const struct syscall_info *info, struct syscall_data *sc)
 {
@@ -275,8 +306,9 @@ static enum decode_error decode_syscall(struct decoder *d, const struct vigil_sy
 	p += k->file[1].path_len;
 	if (k->str_len) {
 		/* Raw bytes (bpf's attr) keep their length; strings get a NUL. */
-		sc->str_len = k->str_len;
 		sc->str = terminated(p, k->str_len, d->str[0], sizeof(d->str[0]));
+		sc->str_len = sc->str == p || k->str_len < sizeof(d->str[0]) ? k->str_len
+									  : sizeof(d->str[0]) - 1;
 	}
 	p += k->str_len;
 	if (k->str2_len)
@@ -287,6 +319,7 @@ static enum decode_error decode_syscall(struct decoder *d, const struct vigil_sy
 	if (k->addr.family == 1 /* AF_UNIX */)
 		sc->addr.unix_path = sc->str;
 	name_fields(info, sc);
+	name_pseudo_file(d, 0, &sc->file, &ev->process, sc->flags);
 	return DECODE_OK;
 }
 

@@ -106,7 +106,7 @@ static const struct row rows[] = {
 	{ SYS_kill, "kill", EVENT_SIGNAL, N, N, N, N, N, N, N, N, N, 0, N, N, N, N, 0, 1 },
 	{ SYS_tkill, "tkill", EVENT_SIGNAL, N, N, N, N, N, N, N, N, N, 0, N, N, N, N, 0, 1 },
 	{ SYS_tgkill, "tgkill", EVENT_SIGNAL, N, N, N, N, N, N, N, N, N, 0, N, N, N, N, 0, 2 },
-	{ SYS_prctl, "prctl", EVENT_PRCTL, N, N, N, N, N, N, N, N, N, 0, N, N, N, N, N, 0 },
+	{ SYS_prctl, "prctl", EVENT_PRCTL, N, N, N, N, N, 1, N, N, N, 0, N, N, N, N, N, 0 },
 	{ SYS_setrlimit, "setrlimit", EVENT_SETRLIMIT, N, N, N, N, N, 1, N, N, N, RLIM, N, N, N, N, N, 0 },
 	{ SYS_prlimit64, "prlimit64", EVENT_SETRLIMIT, N, N, N, N, N, 2, N, N, N, RLIM, N, N, N, N, 0, 1 },
 	/* kernel */

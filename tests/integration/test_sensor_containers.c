@@ -3,8 +3,8 @@
  *
  * Pods are created through Vigil's own CRI client; the sensor must report
  * what runs inside them with the container id the runtime knows, the
- * container's name and image, and its pod. The last test kills containerd
- * under a running sensor and brings it back. Needs root and `hack/cri-up.sh`
+ * container's name and image, and its pod. One test kills containerd under
+ * a running sensor and brings it back. Needs root and `hack/cri-up.sh`
  * first. Tests run one at a time (see main): one of them stops the runtime
  * the others use. */
 #include <criterion/criterion.h>
@@ -120,9 +120,9 @@ static struct test_pod *pod_create(struct cri_client *c, const char *name)
 		.cgroup_parent = p->cgroup_parent,
 		.labels = p->labels,
 	};
+	n_pods++; /* from here on the fini removes its log directory */
 	cr_assert_eq(cri_run_pod(c, &p->cfg, p->id), CRI_OK, "RunPodSandbox: %s",
 		     cri_client_error(c));
-	n_pods++;
 	return p;
 }
 
@@ -199,7 +199,7 @@ static void pods_remove_all(void)
 
 		/* stop can fail on a pod the runtime lost track of; remove
 		 * is still worth trying */
-		if (c) {
+		if (c && pods[i].id[0]) {
 			cri_stop_pod(c, pods[i].id);
 			if (cri_remove_pod(c, pods[i].id) != CRI_OK)
 				fprintf(stderr, "cannot remove pod %s (%s): %s\n", pods[i].name,
@@ -289,8 +289,8 @@ static bool match_exec(const cJSON *ev, const void *arg)
 	return !m->arg || has_arg(json_path(ev, "process.args"), m->arg);
 }
 
-/* Logs the exec events the sensor attributed to any container (or, with
- * none of those, its last lines): what a failed match is compared with. */
+/* Prints the events the sensor attributed to any container (or, with none
+ * of those, its stderr): what a failed match can be compared with. */
 static void log_container_events(void)
 {
 	size_t off = 0, shown = 0;
@@ -313,9 +313,8 @@ static void log_container_events(void)
 /* The first exec event matching m, or a failed test saying what came instead. */
 static cJSON *find_exec(const struct exec_match *m, int wait_ms, const char *what)
 {
-	cJSON *ev = sensor_find(&sensor, match_exec, m, wait_ms);
-
 	struct exec_match any_container = { NULL, m->arg };
+	cJSON *ev = sensor_find(&sensor, match_exec, m, wait_ms);
 	const char *got;
 
 	if (ev)
@@ -414,7 +413,7 @@ Test(containers, exec_inside_a_pod_is_attributed, .fini = cleanup, .timeout = 90
 	 * named as the container sees it, not the host's overlay path. */
 	expect_str(ev, "process.file.path", "/bin/busybox");
 	cr_expect_neq((uint64_t)json_number(ev, "process.namespaces.mnt"), own_mnt_ns(),
-		      "ls ran in the container's mount namespace, not ours");
+		      "ls is reported in the test's own mount namespace, not the container's");
 	expect_str(ev, "process.argv0", "/bin/ls");
 	expect_str(ev, "exec.syscall.path", "/bin/ls");
 	cJSON_Delete(ev);
@@ -571,6 +570,16 @@ static const char *cri_component_state(const cJSON *body)
 	return NULL;
 }
 
+/* Waits ms while reading the sensor's output, so its pipes never fill up
+ * (sensor_pump alone returns as soon as anything arrives). */
+static void drain_sensor_for(unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	while (now_ms() < end)
+		sensor_pump(&sensor, (int)(end - now_ms()));
+}
+
 /* Polls /readyz until "cri" is in state want; the last status and body are
  * left in *status and *last (caller frees). */
 static bool wait_cri_state(const char *want, unsigned ms, long *status, cJSON **last)
@@ -588,7 +597,7 @@ static bool wait_cri_state(const char *want, unsigned ms, long *status, cJSON **
 			return true;
 		if (now_ms() >= end)
 			return false;
-		sensor_pump(&sensor, 200); /* keep the sensor's pipes drained */
+		drain_sensor_for(200);
 	}
 }
 
@@ -663,15 +672,14 @@ Test(containers, runtime_killed_then_restarted, .fini = cleanup_runtime, .timeou
 	run_true_with(marker);
 	ev = sensor_find(&sensor, match_exec, &m, 5000);
 	cr_assert(ev, "no exec event for /bin/true %s with containerd down; stderr:\n%s", marker,
-		  sensor.errbuf);
+		  sensor.errbuf ? sensor.errbuf : "");
 	cr_expect_null(json_path(ev, "container"), "a host process has no container");
 	cJSON_Delete(ev);
 	cr_assert_eq(waitpid(sensor.pid, NULL, WNOHANG), 0, "the sensor died; stderr:\n%s",
-		     sensor.errbuf);
+		     sensor.errbuf ? sensor.errbuf : "");
 
 	/* a few seconds down, so reconnects fail and back off */
-	for (int i = 0; i < 20; i++)
-		sensor_pump(&sensor, 150);
+	drain_sensor_for(3000);
 	cr_assert_eq(run_cri_up(), 0, "hack/cri-up.sh failed");
 	t0 = now_ms();
 	if (!wait_cri_state("ok", 40000, &status, &body))
