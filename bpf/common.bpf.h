@@ -162,7 +162,9 @@ static __always_inline void fill_proc(struct vigil_proc *p, struct task_struct *
 		p->tty_nr = encode_dev(major, minor);
 	}
 	BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
-	BPF_CORE_READ_STR_INTO(&p->cgroup_name, task, cgroups, dfl_cgrp, kn, name);
+	/* kn->name is a pointer: read the string it points to. */
+	bpf_probe_read_kernel_str(p->cgroup_name, sizeof(p->cgroup_name),
+				  BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name));
 }
 
 /* State of one path walk, shared with the bpf_loop callback. */
