@@ -69,13 +69,13 @@ static inline void sensor_pump(struct sensor_run *r, int wait_ms)
 
 		if (!(fds[i].revents & (POLLIN | POLLHUP)))
 			continue;
-		n = read(fds[i].fd, chunk, sizeof(chunk));
-		if (n <= 0)
-			continue;
-		if (i == 0)
-			append(&r->buf, &r->len, &r->cap, chunk, (size_t)n);
-		else
-			append(&r->errbuf, &r->errlen, &r->errcap, chunk, (size_t)n);
+		/* Drain it: a busy sensor must not fill the pipe and drop. */
+		while ((n = read(fds[i].fd, chunk, sizeof(chunk))) > 0) {
+			if (i == 0)
+				append(&r->buf, &r->len, &r->cap, chunk, (size_t)n);
+			else
+				append(&r->errbuf, &r->errlen, &r->errcap, chunk, (size_t)n);
+		}
 	}
 }
 
@@ -109,6 +109,7 @@ static inline bool sensor_start(struct sensor_run *r, const char *const *args)
 	r->err_fd = err[0];
 	fcntl(r->out_fd, F_SETFL, O_NONBLOCK);
 	fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
+	fcntl(r->out_fd, F_SETPIPE_SZ, 1 << 20);
 	deadline = now_ms() + 20000;
 	while (now_ms() < deadline) {
 		sensor_pump(r, 100);
