@@ -15,16 +15,20 @@
 # root, as the sensor does). Prints one PASS/FAIL line per check and a final
 # "N passed, N failed"; exits non-zero if anything failed.
 #
+# The sensor runs with --duration DURATION as an upper bound and is stopped
+# with SIGINT two seconds after the workload ends: every line it printed is
+# validated, and a busy node prints thousands a second.
+#
 # Environment: VIGIL (a ready binary; default: `make build/vigil`),
-# DURATION (seconds the sensor runs, default 15), ALERTS_FILE (JSON lines of
-# alerts to validate as well), KEEP_TMP=1 to keep the work directory.
+# DURATION (default 60), ALERTS_FILE (JSON lines of alerts to validate as
+# well), KEEP_TMP=1 to keep the work directory.
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EVENT_SCHEMA=$ROOT/docs/event-schema.json
 ALERT_SCHEMA=$ROOT/docs/alert-schema.json
 FIXTURE=$ROOT/tests/fixtures/events/echo_exec_exit.jsonl
-DURATION=${DURATION:-15}
+DURATION=${DURATION:-60}
 WORK=$(mktemp -d /tmp/vigil-schema.XXXXXX)
 PLAY=$WORK/play
 passed=0
@@ -86,7 +90,7 @@ find_python() {
 # The validator and checks, shared by the steps below. Each mode prints
 # PASS/FAIL lines itself; the shell counts them.
 cat >"$WORK/check.py" <<'PYEOF'
-import collections, copy, json, re, sys
+import collections, copy, json, os, re, sys
 from jsonschema import Draft202012Validator
 
 def load(path):
@@ -161,28 +165,125 @@ def mode_schemas(event_path, alert_path):
     out(al["properties"]["event"].get("$ref") == es.get("$id"),
         "alert schema's event refers to the event schema's $id")
 
+class EventChecker:
+    """Validates events, remembering the verdict on subtrees that repeat from
+    event to event (ancestors, parent, credentials). Their sub-schemas are
+    plain $refs that nothing else in the schema constrains, so a subtree's
+    verdict does not depend on the event around it; the rest of the event is
+    validated with valid stand-ins in their place. Same result as a full
+    validation, several times faster on real streams."""
+    STUB_ANCESTOR = {"pid": 1, "ppid": 0, "comm": "x", "credentials": {"uid": 0, "euid": 0}}
+    STUB_CREDENTIALS = {"uid": 0, "gid": 0, "euid": 0, "egid": 0, "fsuid": 0, "fsgid": 0,
+                        "cap_effective": [], "cap_permitted": []}
+
+    def __init__(self, schema):
+        self.full = event_validator(schema)
+        self.sub = {name: Draft202012Validator({"$schema": schema["$schema"], "$id": schema["$id"],
+                                                "$defs": schema["$defs"], "$ref": "#/$defs/" + name})
+                    for name in ("ancestor", "credentials")}
+        self.cache = {}
+
+    def _sub_errors(self, kind, obj, where):
+        key = (kind, json.dumps(obj, sort_keys=True))
+        if key not in self.cache:
+            if len(self.cache) > 100000:
+                self.cache.clear()
+            self.cache[key] = [(err.json_path.replace("$", where, 1), err.message)
+                               for err in self.sub[kind].iter_errors(obj)]
+        return self.cache[key]
+
+    def errors(self, e):
+        """[(json path, message)]"""
+        proc = e.get("process") if isinstance(e, dict) else None
+        if not isinstance(proc, dict):
+            return [(err.json_path, err.message) for err in self.full.iter_errors(e)]
+        errs = []
+        proc = dict(proc)
+        anc = proc.get("ancestors")
+        if isinstance(anc, list) and len(anc) <= 32:
+            for n, a in enumerate(anc):
+                errs += self._sub_errors("ancestor", a, "$.process.ancestors[%d]" % n)
+            proc["ancestors"] = []
+        if "parent" in proc:
+            errs += self._sub_errors("ancestor", proc["parent"], "$.process.parent")
+            proc["parent"] = self.STUB_ANCESTOR
+        if "credentials" in proc:
+            errs += self._sub_errors("credentials", proc["credentials"], "$.process.credentials")
+            proc["credentials"] = self.STUB_CREDENTIALS
+        e = dict(e)
+        e["process"] = proc
+        return errs + [(err.json_path, err.message) for err in self.full.iter_errors(e)]
+
+CHECKER = None
+
+def start_worker(schema_path):
+    global CHECKER
+    CHECKER = EventChecker(load(schema_path))
+
+def check_chunk(chunk):
+    """[(lineno, evt.name or None, errors)] for [(lineno, text)]."""
+    res = []
+    for lineno, text in chunk:
+        try:
+            e = json.loads(text)
+        except ValueError:
+            res.append((lineno, None, [("$", "not JSON")]))
+            continue
+        name = get(e, "evt.name")
+        res.append((lineno, name if isinstance(name, str) else None, CHECKER.errors(e)))
+    return res
+
 def mode_live(event_path, events_path, expected, checks_path):
-    v = event_validator(load(event_path))
-    events, not_json = [], []
-    for lineno, e in read_lines(events_path):
-        (events if e is not None else not_json).append((lineno, e))
-    out(not not_json, "every output line is JSON (%d are not%s)" %
-        (len(not_json), ", first at line %d" % not_json[0][0] if not_json else ""))
-    out(len(events) > 0, "the sensor printed events (%d lines)" % len(events))
-    groups, lines = error_summary(v, events)
+    import multiprocessing
+    checks = load(checks_path)
+    found = [False] * len(checks)
+    seen = collections.Counter()
+    groups = collections.Counter()
+    example = {}
+    total = not_json = 0
+
+    def chunks():
+        # Also looks for the workload's own events, so the stream is read once.
+        chunk = []
+        for lineno, text in enumerate(open(events_path, errors="replace"), 1):
+            if not text.strip():
+                continue
+            chunk.append((lineno, text))
+            try:
+                e = json.loads(text)
+            except ValueError:
+                e = None
+            for i, c in enumerate(checks):
+                if not found[i] and isinstance(e, dict) and get(e, "evt.name") == c["type"]:
+                    found[i] = matches(e, c["where"])
+            if len(chunk) == 200:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    with multiprocessing.Pool(os.cpu_count() or 1, start_worker, (event_path,)) as pool:
+        for res in pool.imap(check_chunk, chunks()):
+            for lineno, name, errs in res:
+                total += 1
+                if name is None and errs == [("$", "not JSON")]:
+                    not_json += 1
+                    continue
+                seen[name] += 1
+                for path, msg in errs:
+                    key = (name, path, msg[:160])
+                    groups[key] += 1
+                    example.setdefault(key, lineno)
+    out(not_json == 0, "every output line is JSON (%d are not)" % not_json)
+    out(total > 0, "the sensor printed events (%d lines)" % total)
     bad = sum(groups.values())
-    out(bad == 0 and len(events) > 0, "all %d events match the event schema (%d errors)" % (len(events), bad))
-    for l in lines:
-        print(l)
-    seen = collections.Counter(e["evt"]["name"] for _, e in events
-                               if isinstance(e.get("evt"), dict) and "name" in e["evt"])
+    out(bad == 0 and total > 0, "all %d events match the event schema (%d errors)" % (total, bad))
+    for (name, path, msg), n in groups.most_common(12):
+        print("    %s x%d at %s (line %d): %s" % (name, n, path, example[(name, path, msg)], msg))
     for name in expected.split(","):
         out(seen[name] > 0, "evt.name %s seen (%d events)" % (name, seen[name]))
-    # The workload's own events, found by what it used.
-    checks = load(checks_path)
-    for c in checks:
-        found = any(matches(e, c["where"]) for _, e in events if e.get("evt", {}).get("name") == c["type"])
-        out(found, "%s: %s" % (c["type"], c["what"]))
+    for c, ok in zip(checks, found):
+        out(ok, "%s: %s" % (c["type"], c["what"]))
 
 def get(e, path):
     for part in path.split("."):
@@ -250,11 +351,13 @@ def mutate(e, path, action, value=None):
 def mode_negative(event_path, alert_path, events_path, alerts_file):
     es = load(event_path)
     v = event_validator(es)
+    checker = EventChecker(es)
     av = alert_validator(load(alert_path), es)
     by_type = {}
     for _, e in read_lines(events_path):
-        if isinstance(e, dict) and not list(v.iter_errors(e)):
-            by_type.setdefault(e["evt"]["name"], e)
+        name = get(e, "evt.name")
+        if isinstance(name, str) and name not in by_type and not checker.errors(e):
+            by_type[name] = e
     cases = [
         ("exec", "process.pid", "rename", None), ("exec", "process.credentials.euid", "rename", None),
         ("exec", "exec.file.path", "rename", None), ("exit", "exit.code", "set", "0"),
@@ -556,11 +659,13 @@ done
 pass "the sensor started with every event type"
 
 workload
+sleep 2 # let the last events through the ring buffer
+kill -INT "$sensor_pid" 2>/dev/null
 wait "$sensor_pid"
 rc=$?
 sensor_pid=
 if [ "$rc" -eq 0 ]; then
-	pass "the sensor ran $DURATION s and exited 0"
+	pass "the sensor stopped cleanly on SIGINT (exit 0)"
 else
 	fail "the sensor exited $rc: $(tail -3 "$WORK/sensor.log")"
 fi
