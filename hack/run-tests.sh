@@ -14,7 +14,7 @@ for t in "$@"; do
 	if [ -x "$dir/$t" ]; then
 		cmd=("$dir/$t")
 		# Integration tests share the kernel: one test at a time.
-		case "$t" in test_integration_*|test_sensor_*|test_cri*) cmd+=(--jobs 1) ;; esac
+		case "$t" in test_sensor_*|test_cri*|test_replay*) cmd+=(--jobs 1) ;; esac
 	elif [ -f "tests/integration/$t.sh" ]; then
 		cmd=(bash "tests/integration/$t.sh")
 	else
@@ -25,7 +25,13 @@ for t in "$@"; do
 	echo "=== $t"
 	out=$("${cmd[@]}" 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | grep -vE '^\[----\]|^$' | tail -n 40
+	if [ $rc -eq 0 ]; then
+		printf '%s\n' "$out" | grep -vE '^\[----\]|^$' | tail -n 40
+	else
+		# A failure: show why (assertions first), not just the tail.
+		printf '%s\n' "$out" | grep -E -A6 'Assertion Failed|FAIL' | head -n 120
+		printf '%s\n' "$out" | grep -vE '^\[----\]|^$|^    #[0-9]' | tail -n 40
+	fi
 	line=$(printf '%s\n' "$out" | grep -E 'Synthesis: Tested: [0-9]+' | tail -n 1)
 	if [ -n "$line" ]; then
 		p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$line")
