@@ -89,6 +89,14 @@ static __always_inline void count_filtered(__u32 type)
 		c->filtered++;
 }
 
+static __always_inline void count_discarded(__u32 type)
+{
+	struct vigil_counters *c = bpf_map_lookup_elem(&counters, &type);
+
+	if (c)
+		c->discarded++;
+}
+
 /* Wake the consumer only once enough data waits: a wake-up per record costs
  * more than the record itself (kernel-notes: 3.7x vs 1.25x on open/close).
  * The consumer also polls on a short timer, so latency stays bounded. */

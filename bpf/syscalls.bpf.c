@@ -36,6 +36,24 @@ struct {
 	__type(value, struct vigil_open_filter);
 } open_filter SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vigil_discarder_key);
+	__type(value, __u32);
+} discarders SEC(".maps");
+
+/* Syscalls that can change which path reaches an inode; set by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_SYSCALL_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} path_changers SEC(".maps");
+
+volatile __u32 discarder_revision;
+volatile __u32 discarders_enabled;
+
 struct basename_key {
 	char name[VIGIL_BASENAME_MAX];
 };
@@ -63,6 +81,19 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
+/* Bumped before a call that can move paths and again after it, so an open
+ * proved while the change was under way cannot outlive it. */
+static __always_inline void bump_if_path_changer(__u32 nr)
+{
+	__u8 *changes;
+
+	if (!discarders_enabled)
+		return;
+	changes = bpf_map_lookup_elem(&path_changers, &nr);
+	if (changes && *changes)
+		__sync_fetch_and_add(&discarder_revision, 1);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 {
@@ -72,6 +103,7 @@ int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 
 	if (id < 0 || id >= VIGIL_SYSCALL_MAX)
 		return 0;
+	bump_if_path_changer(nr);
 	spec = bpf_map_lookup_elem(&syscall_specs, &nr);
 	if (!spec || !spec->event_type || !event_enabled(spec->event_type))
 		return 0;
@@ -340,6 +372,8 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task;
 	__u16 flags;
 
+	if (regs->orig_ax < VIGIL_SYSCALL_MAX)
+		bump_if_path_changer((__u32)regs->orig_ax);
 	if (!stage_enter(&c))
 		return 0;
 	task = c.task;
@@ -361,6 +395,23 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 			goto drop;
 		}
 	}
+	if (discarders_enabled && c.spec->event_type == VIGIL_EVENT_OPEN && ret >= 0) {
+		struct file *df = file_from_fd(task, ret);
+		struct vigil_discarder_key dk = {};
+		__u32 *rev;
+
+		if (df) {
+			struct vfsmount *vmnt = BPF_CORE_READ(df, f_path.mnt);
+
+			dk.inode = BPF_CORE_READ(df, f_inode, i_ino);
+			dk.mount_id = BPF_CORE_READ(container_of(vmnt, struct mount, mnt), mnt_id);
+			rev = bpf_map_lookup_elem(&discarders, &dk);
+			if (rev && *rev == discarder_revision) {
+				count_discarded(c.spec->event_type);
+				goto drop;
+			}
+		}
+	}
 	if ((flags & VIGIL_SPEC_SKIP_FAILED) && ret < 0)
 		goto drop;
 	/* prlimit64 without a new limit only reads (glibc's getrlimit). */
@@ -372,6 +423,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	fill_proc(&e->proc, c.task);
 	e->retval = ret;
 	e->nr = c.in->nr;
+	e->revision = discarder_revision;
 	for (int i = 0; i < 6; i++)
 		e->args[i] = c.in->args[i];
 

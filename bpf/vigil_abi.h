@@ -181,7 +181,7 @@ struct vigil_syscall {
 	struct vigil_addr addr;
 	__u16 str_len;  /* a string argument (xattr name, module name, ...), NUL included */
 	__u16 str2_len; /* a second one (mount's fs type) */
-	__u32 pad;
+	__u32 revision; /* discarder revision when the call returned (see below) */
 	char data[];
 };
 
@@ -214,6 +214,17 @@ struct vigil_open_filter {
 };
 #define VIGIL_BASENAME_MAX 64
 
+/* Discarders: files user space proved no rule can match, by inode. An
+ * entry holds the revision it was proved at; any call that could give an
+ * inode another path (rename, link, unlink, mount...) bumps the revision,
+ * so every older entry stops counting. Safe, if short-lived on nodes that
+ * rename a lot. */
+struct vigil_discarder_key {
+	__u64 inode;
+	__u32 mount_id;
+	__u32 pad;
+};
+
 #define VIGIL_SPEC_RET_FD    (1u << 0) /* the return value is an fd: its file */
 #define VIGIL_SPEC_CWD_AFTER (1u << 1) /* the file is the new working directory */
 #define VIGIL_SPEC_OPEN_HOW  (1u << 2) /* args[2] points at struct open_how */
@@ -229,7 +240,8 @@ struct vigil_open_filter {
 struct vigil_counters {
 	__u64 sent;     /* records submitted to the ring buffer */
 	__u64 dropped;  /* reservation or output failed: ring buffer full */
-	__u64 filtered; /* decided in the kernel that no rule can match */
+	__u64 filtered;  /* an approver decided in the kernel that no rule can match */
+	__u64 discarded; /* a discarder did */
 };
 
 /* Knobs user space sets before attach (in the object's .rodata/.bss). */

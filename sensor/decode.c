@@ -298,6 +298,7 @@ static enum decode_error decode_syscall(struct decoder *d, const struct vigil_sy
 	decode_proc(&k->proc, &ev->process);
 	sc->nr = k->nr;
 	sc->retval = k->retval;
+	sc->revision = k->revision;
 	memcpy(sc->args, k->args, sizeof(sc->args));
 	p = k->data;
 	decode_file(d, 0, &k->file[0], p, &sc->file);

@@ -129,6 +129,7 @@ struct syscall_data {
 	int32_t pid;
 	int64_t op; /* signal, ptrace request, prctl option, rlimit resource, bpf cmd, backlog */
 	uint64_t rlim_cur, rlim_max;
+	uint32_t revision; /* the kernel's discarder revision when the call returned */
 };
 
 struct event {

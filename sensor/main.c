@@ -302,6 +302,14 @@ static bool policies_changed(struct sensor *s)
 	return changed;
 }
 
+static void add_discarder(void *ctx, uint64_t inode, uint32_t mount_id, uint32_t revision)
+{
+	struct sensor *s = ctx;
+
+	if (s->probe)
+		probe_add_discarder(s->probe, inode, mount_id, revision);
+}
+
 static void apply_kernel_filter(struct sensor *s, struct rules *rules)
 {
 	struct kernel_filter *f = calloc(1, sizeof(*f));
@@ -601,6 +609,8 @@ static int run_sensor(const struct sensor_options *o)
 	pipeline_config_defaults(&plcfg);
 	plcfg.rules = s.rules;
 	plcfg.containers = s.containers;
+	plcfg.discard = add_discarder;
+	plcfg.discard_ctx = &s;
 	plcfg.print_mask = o->print_mask;
 	plcfg.print_snapshot = o->print_snapshot;
 	plcfg.outputs = s.outputs;

@@ -230,6 +230,19 @@ static void fill_container_view(struct container_view *cv, const struct cgroup_s
 	cv->created_at_ns = i->created_at_ns;
 }
 
+/* An open no rule matched, of a file the kernel named: if no rule could
+ * match any open of that path, the kernel can drop the next ones itself. */
+static void offer_discarder(struct pipeline *p, const struct event *ev)
+{
+	const struct syscall_data *sc = &ev->syscall;
+
+	if (ev->type != EVENT_OPEN || !p->cfg.discard || sc->retval < 0 || !sc->file.path ||
+	    sc->file.source != PATH_FROM_FILE || sc->file.path_truncated)
+		return;
+	if (rules_open_discardable(p->rules, sc->file.path))
+		p->cfg.discard(p->cfg.discard_ctx, sc->file.inode, sc->file.mount_id, sc->revision);
+}
+
 /* Evaluate and output: what happens once the event's context is known. */
 static void finish_event(struct pipeline *p, const struct event *ev, const struct container_view *cv)
 {
@@ -272,8 +285,8 @@ static void finish_event(struct pipeline *p, const struct event *ev, const struc
 		.target = target_of(p, ev),
 		.container = cv,
 	};
-	if (evaluate)
-		rules_eval(p->rules, &view, &p->json, emit_alert, p);
+	if (evaluate && rules_eval(p->rules, &view, &p->json, emit_alert, p) == 0)
+		offer_discarder(p, ev);
 	if (print) {
 		json_reset(&p->json);
 		event_json_write(&p->json, &view);

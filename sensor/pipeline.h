@@ -25,6 +25,9 @@ struct pipeline_config {
 	struct outputs *outputs;    /* where lines go; not owned */
 	struct rules *rules;        /* evaluated against every event; owned; may be NULL */
 	struct container_cache *containers; /* container metadata; not owned; may be NULL */
+	/* Called when an open event proves no rule can match its file. */
+	void (*discard)(void *ctx, uint64_t inode, uint32_t mount_id, uint32_t revision);
+	void *discard_ctx;
 	unsigned delay_capacity;    /* events held waiting for container metadata */
 	uint64_t delay_ns;          /* ... each at most this long */
 };

@@ -27,6 +27,7 @@ struct platform_ops {
 	void (*wait)(void *state);
 	int (*set_event_mask)(void *state, uint64_t mask);
 	int (*set_filter)(void *state, const struct kernel_filter *f); /* may be NULL */
+	int (*add_discarder)(void *state, uint64_t inode, uint32_t mount_id, uint32_t revision); /* may be NULL */
 	void (*stats)(void *state, struct probe_stats *out);
 };
 

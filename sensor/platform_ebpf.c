@@ -33,6 +33,7 @@ struct ebpf_platform {
 	atomic_bool stopping;
 	_Atomic uint64_t received[EVENT_TYPE_COUNT];
 	_Atomic uint64_t batches;
+	_Atomic uint64_t discarders_added;
 	int ncpus;
 	/* The ring's position pages, mapped read-only to report its fill. */
 	const volatile unsigned long *consumer_pos, *producer_pos;
@@ -153,6 +154,8 @@ static int setup_syscalls(struct ebpf_platform *pf)
 	int stages = bpf_map__fd(pf->skel->maps.exit_stages);
 	struct bpf_program *progs[] = { pf->skel->progs.vigil_sys_exit_paths,
 					pf->skel->progs.vigil_sys_exit_finish };
+	const uint32_t *changers;
+	size_t n;
 
 	for (__u32 i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		int fd = bpf_program__fd(progs[i]);
@@ -163,6 +166,17 @@ static int setup_syscalls(struct ebpf_platform *pf)
 		}
 	}
 	syscall_table_walk(write_spec, &specs);
+	changers = syscall_path_changers(&n);
+	for (size_t i = 0; i < n; i++) {
+		__u32 key = changers[i];
+		__u8 one = 1;
+
+		if (key < VIGIL_SYSCALL_MAX &&
+		    bpf_map_update_elem(bpf_map__fd(pf->skel->maps.path_changers), &key, &one, BPF_ANY) != 0) {
+			fail(pf, "install path-changing syscalls", errno);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -314,7 +328,25 @@ static int ebpf_set_filter(void *state, const struct kernel_filter *f)
 		}
 	}
 	of.enabled = f->open_enabled;
-	return bpf_map_update_elem(filter_fd, &zero, &of, BPF_ANY);
+	if (bpf_map_update_elem(filter_fd, &zero, &of, BPF_ANY) != 0)
+		return -1;
+	/* A new policy proves its own discarders: every old one lapses. */
+	__sync_fetch_and_add(&pf->skel->bss->discarder_revision, 1);
+	pf->skel->bss->discarders_enabled = f->discarders;
+	return 0;
+}
+
+static int ebpf_add_discarder(void *state, uint64_t inode, uint32_t mount_id, uint32_t revision)
+{
+	struct ebpf_platform *pf = state;
+	struct vigil_discarder_key key = { .inode = inode, .mount_id = mount_id };
+
+	if (!pf->skel || !pf->skel->bss->discarders_enabled)
+		return 0;
+	if (bpf_map_update_elem(bpf_map__fd(pf->skel->maps.discarders), &key, &revision, BPF_ANY) != 0)
+		return -1;
+	atomic_fetch_add_explicit(&pf->discarders_added, 1, memory_order_relaxed);
+	return 0;
 }
 
 static void read_kernel_counters(struct ebpf_platform *pf, struct probe_stats *out)
@@ -334,6 +366,7 @@ static void read_kernel_counters(struct ebpf_platform *pf, struct probe_stats *o
 			out->kernel_sent[t] += percpu[cpu].sent;
 			out->kernel_dropped[t] += percpu[cpu].dropped;
 			out->kernel_filtered[t] += percpu[cpu].filtered;
+			out->kernel_discarded[t] += percpu[cpu].discarded;
 		}
 	}
 out:
@@ -347,6 +380,7 @@ static void ebpf_stats(void *state, struct probe_stats *out)
 	for (int t = 0; t < EVENT_TYPE_COUNT; t++)
 		out->received[t] = atomic_load_explicit(&pf->received[t], memory_order_relaxed);
 	out->batches = atomic_load_explicit(&pf->batches, memory_order_relaxed);
+	out->discarders_added = atomic_load_explicit(&pf->discarders_added, memory_order_relaxed);
 	for (int e = 1; e < DECODE_ERROR_COUNT; e++)
 		out->decode_errors += decoder_errors(pf->decoder, (enum decode_error)e);
 	read_kernel_counters(pf, out);
@@ -367,5 +401,6 @@ const struct platform_ops platform_ebpf = {
 	.wait = ebpf_wait,
 	.set_event_mask = ebpf_set_event_mask,
 	.set_filter = ebpf_set_filter,
+	.add_discarder = ebpf_add_discarder,
 	.stats = ebpf_stats,
 };

@@ -167,6 +167,13 @@ int probe_set_filter(struct probe *p, const struct kernel_filter *f)
 	return p->ops->set_filter(p->platform, f);
 }
 
+int probe_add_discarder(struct probe *p, uint64_t inode, uint32_t mount_id, uint32_t revision)
+{
+	if (!p->ops->add_discarder)
+		return 0;
+	return p->ops->add_discarder(p->platform, inode, mount_id, revision);
+}
+
 void probe_get_stats(struct probe *p, struct probe_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -45,6 +45,8 @@ struct probe_stats {
 	uint64_t kernel_sent[EVENT_TYPE_COUNT];  /* submitted by the kernel side */
 	uint64_t kernel_dropped[EVENT_TYPE_COUNT]; /* ring buffer full */
 	uint64_t kernel_filtered[EVENT_TYPE_COUNT]; /* no rule could match: stayed in the kernel */
+	uint64_t kernel_discarded[EVENT_TYPE_COUNT]; /* the same, decided by a discarder */
+	uint64_t discarders_added;
 	uint64_t decode_errors;                  /* malformed records or lines, skipped */
 	uint64_t snapshot_processes;
 	uint64_t ringbuf_size, ringbuf_pending;  /* bytes */
@@ -58,6 +60,7 @@ struct kernel_filter {
 	uint64_t open_flags; /* an open with any of these flags passes */
 	char open_names[KERNEL_FILTER_MAX_NAMES][64]; /* or one of a file with these names */
 	size_t n_open_names;
+	bool discarders; /* let user space add discarders (probe_add_discarder) */
 };
 
 void probe_config_defaults(struct probe_config *cfg);
@@ -75,8 +78,12 @@ void probe_close(struct probe *p);
 void probe_wait(struct probe *p);
 /* Changes which event types the kernel produces, while running. */
 int probe_set_event_mask(struct probe *p, uint64_t mask);
-/* Installs in-kernel approvers (after setup). */
+/* Installs in-kernel approvers (after setup). Every call also invalidates
+ * the discarders: a new policy must prove them again. */
 int probe_set_filter(struct probe *p, const struct kernel_filter *f);
+/* Tells the kernel that opens of this file cannot match any rule, as
+ * proved at discarder revision `revision` (from the event). Any thread. */
+int probe_add_discarder(struct probe *p, uint64_t inode, uint32_t mount_id, uint32_t revision);
 void probe_get_stats(struct probe *p, struct probe_stats *out);
 const char *probe_platform_name(const struct probe *p);
 /* The last error, for messages: "load BPF object: Operation not permitted". */

@@ -478,11 +478,20 @@ static bool approve_open_rule(struct secl_ruleset *rs, int i, struct kernel_filt
 	return false;
 }
 
+bool rules_open_discardable(struct rules *r, const char *path)
+{
+	union secl_scalar v = { .s = { path, strlen(path) } };
+
+	return r && !secl_ruleset_has_wildcard_rules(r->ruleset) &&
+	       secl_ruleset_is_discarder(r->ruleset, EVENT_OPEN, "open.file.path", &v, NULL) == 1;
+}
+
 void rules_kernel_filter(struct rules *r, struct kernel_filter *f)
 {
 	memset(f, 0, sizeof(*f));
 	if (!r || !(r->event_mask & EVENT_MASK(EVENT_OPEN)) || secl_ruleset_has_wildcard_rules(r->ruleset))
 		return;
+	f->discarders = true;
 	for (size_t i = 0; i < r->n_states; i++) {
 		if (secl_ruleset_rule_event(r->ruleset, (int)i) != EVENT_OPEN)
 			continue;
@@ -490,6 +499,7 @@ void rules_kernel_filter(struct rules *r, struct kernel_filter *f)
 			log_info("open approvers off: rule %s needs every open",
 				 secl_ruleset_rule_id(r->ruleset, (int)i));
 			memset(f, 0, sizeof(*f));
+			f->discarders = true;
 			return;
 		}
 	}

@@ -61,6 +61,9 @@ char *rules_json(struct rules *r);
  * Disabled when any open rule cannot be decided from flags or name. */
 struct kernel_filter;
 void rules_kernel_filter(struct rules *r, struct kernel_filter *out);
+/* Whether no rule could match any open of this path, whatever the other
+ * fields: such a file can be discarded in the kernel. */
+bool rules_open_discardable(struct rules *r, const char *path);
 
 /* Writes the embedded default policy's text. */
 const char *rules_default_policy(size_t *len);

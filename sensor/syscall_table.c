@@ -168,6 +168,28 @@ const struct syscall_info *syscall_lookup(uint32_t nr)
 	return nr < VIGIL_SYSCALL_MAX ? by_nr[nr] : NULL;
 }
 
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+
+const uint32_t *syscall_path_changers(size_t *n)
+{
+	static const uint32_t nrs[] = {
+		SYS_rename, SYS_renameat, SYS_renameat2, SYS_link, SYS_linkat, SYS_unlink,
+		SYS_unlinkat, SYS_rmdir, SYS_mount, SYS_umount2, SYS_open_tree, SYS_move_mount,
+		SYS_fsmount, SYS_pivot_root, SYS_chroot,
+	};
+
+	*n = sizeof(nrs) / sizeof(nrs[0]);
+	return nrs;
+}
+
 void syscall_table_walk(void (*fn)(const struct syscall_info *info, void *ctx), void *ctx)
 {
 	pthread_once(&built, build);

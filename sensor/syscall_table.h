@@ -8,6 +8,7 @@
 #define VIGIL_SYSCALL_TABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../bpf/vigil_abi.h"
@@ -28,6 +29,9 @@ struct syscall_info {
 
 /* The entry for nr, or NULL if Vigil does not trace it. */
 const struct syscall_info *syscall_lookup(uint32_t nr);
+/* Syscalls that can change which path leads to an inode (renames, links,
+ * unlinks, mounts): they invalidate the kernel's discarders. */
+const uint32_t *syscall_path_changers(size_t *n);
 /* Visits every traced syscall. */
 void syscall_table_walk(void (*fn)(const struct syscall_info *info, void *ctx), void *ctx);
 

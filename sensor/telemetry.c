@@ -111,6 +111,8 @@ static double received(const struct snapshot *s, int type) { return (double)s->p
 static double kernel_sent(const struct snapshot *s, int type) { return (double)s->probe.kernel_sent[type]; }
 static double kernel_lost(const struct snapshot *s, int type) { return (double)s->probe.kernel_dropped[type]; }
 static double kernel_filtered(const struct snapshot *s, int type) { return (double)s->probe.kernel_filtered[type]; }
+static double kernel_discarded(const struct snapshot *s, int type) { return (double)s->probe.kernel_discarded[type]; }
+static double discarders_added(const struct snapshot *s, int arg) { (void)arg; return (double)s->probe.discarders_added; }
 static double alerts(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.alerts; }
 static double unresolved(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.containers_unresolved; }
 static double malformed(const struct snapshot *s, int arg) { (void)arg; return (double)s->probe.decode_errors; }
@@ -219,6 +221,11 @@ struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct p
 		add(t, true, "vigil_kernel_filtered_total",
 		    "Events decided in the kernel (no rule could match), by type and reason.", labels,
 		    kernel_filtered, type);
+		snprintf(labels, sizeof(labels), "reason=\"discarder\",type=\"%s\"",
+			 event_type_name((enum event_type)type));
+		add(t, true, "vigil_kernel_filtered_total",
+		    "Events decided in the kernel (no rule could match), by type and reason.", labels,
+		    kernel_discarded, type);
 		snprintf(labels, sizeof(labels), "where=\"ringbuf\",type=\"%s\"",
 			 event_type_name((enum event_type)type));
 		add(t, true, "vigil_events_lost_total",
@@ -227,6 +234,8 @@ struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct p
 	}
 	add(t, true, "vigil_events_malformed_total", "Records or recorded lines rejected by the decoder.",
 	    NULL, malformed, 0);
+	add(t, true, "vigil_discarders_added_total", "Files proved unmatchable and handed to the kernel.",
+	    NULL, discarders_added, 0);
 	add(t, true, "vigil_alerts_total", "Alerts sent to the outputs.", NULL, alerts, 0);
 	add(t, true, "vigil_container_metadata_missing_total",
 	    "Container events sent without runtime metadata (delay queue expired or runtime unknown).", NULL,
