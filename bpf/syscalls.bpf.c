@@ -27,6 +27,8 @@ struct inflight {
 	__u64 args[8]; /* 6 used; 8 lets an index be masked with & 7 */
 	__u32 nr;
 	__u32 check_name; /* an open not approved by its flags: check the name at exit */
+	__u32 active;     /* a call is under way */
+	__u32 pad;
 };
 
 struct {
@@ -43,13 +45,9 @@ struct {
 	__type(value, __u32);
 } discarders SEC(".maps");
 
-/* Syscalls that can change which path reaches an inode; set by user space. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIGIL_SYSCALL_MAX);
-	__type(key, __u32);
-	__type(value, __u8);
-} path_changers SEC(".maps");
+/* Syscalls that can change which path reaches an inode, one bit each; set
+ * by user space. A bitmap, not a map: it is read on every syscall. */
+volatile __u64 path_changers[VIGIL_SYSCALL_MAX / 64];
 
 volatile __u32 discarder_revision;
 volatile __u32 discarders_enabled;
@@ -72,12 +70,12 @@ struct {
 	__type(value, struct vigil_syscall_spec);
 } syscall_specs SEC(".maps");
 
-/* Arguments between enter and exit, per thread. LRU: a thread that never
- * returns (killed mid-call) cannot leak an entry forever. */
+/* Arguments between enter and exit, in the thread's own storage: no hash,
+ * no lock on the hot path, and freed with the task. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
@@ -85,12 +83,13 @@ struct {
  * proved while the change was under way cannot outlive it. */
 static __always_inline void bump_if_path_changer(__u32 nr)
 {
-	__u8 *changes;
+	__u32 word = nr >> 6;
 
-	if (!discarders_enabled)
+	if (!discarders_enabled || nr >= VIGIL_SYSCALL_MAX)
 		return;
-	changes = bpf_map_lookup_elem(&path_changers, &nr);
-	if (changes && *changes)
+	barrier_var(word);
+	word &= VIGIL_SYSCALL_MAX / 64 - 1;
+	if (path_changers[word] & (1ull << (nr & 63)))
 		__sync_fetch_and_add(&discarder_revision, 1);
 }
 
@@ -98,8 +97,9 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 {
 	struct vigil_syscall_spec *spec;
-	struct inflight in = {};
-	__u32 nr = (__u32)id, tid;
+	struct inflight *in;
+	__u64 args[8] = {};
+	__u32 nr = (__u32)id;
 
 	if (id < 0 || id >= VIGIL_SYSCALL_MAX)
 		return 0;
@@ -107,30 +107,35 @@ int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long id)
 	spec = bpf_map_lookup_elem(&syscall_specs, &nr);
 	if (!spec || !spec->event_type || !event_enabled(spec->event_type))
 		return 0;
-	in.args[0] = regs->di;
-	in.args[1] = regs->si;
-	in.args[2] = regs->dx;
-	in.args[3] = regs->r10;
-	in.args[4] = regs->r8;
-	in.args[5] = regs->r9;
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 	/* mmap/mprotect matter only when a mapping is both writable and
 	 * executable; everything else stays in the kernel. */
 	if ((spec->spec_flags & VIGIL_SPEC_WX_ONLY) &&
-	    (in.args[spec->prot_arg & 7] & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC)) {
+	    (args[spec->prot_arg & 7] & (PROT_WRITE | PROT_EXEC)) != (PROT_WRITE | PROT_EXEC)) {
 		count_filtered(spec->event_type);
 		return 0;
 	}
+	in = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in)
+		return 0;
+	for (int i = 0; i < 6; i++)
+		in->args[i] = args[i];
+	in->check_name = 0;
 	if (spec->event_type == VIGIL_EVENT_OPEN && spec->flags_arg >= 0) {
 		__u32 zero = 0;
 		struct vigil_open_filter *f = bpf_map_lookup_elem(&open_filter, &zero);
 
 		/* Flags are known now; the name only once the file is open. */
-		if (f && f->enabled && !(in.args[spec->flags_arg & 7] & f->flags_mask))
-			in.check_name = 1;
+		if (f && f->enabled && !(args[spec->flags_arg & 7] & f->flags_mask))
+			in->check_name = 1;
 	}
-	in.nr = nr;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	in->nr = nr;
+	in->active = 1;
 	return 0;
 }
 
@@ -346,14 +351,14 @@ static __always_inline bool stage_enter(struct stage_ctx *c)
 
 	c->task = bpf_get_current_task_btf();
 	c->tid = (__u32)bpf_get_current_pid_tgid();
-	c->in = bpf_map_lookup_elem(&inflight, &c->tid);
-	if (!c->in)
+	c->in = bpf_task_storage_get(&inflight, c->task, 0, 0);
+	if (!c->in || !c->in->active)
 		return false;
 	nr = c->in->nr;
 	c->spec = bpf_map_lookup_elem(&syscall_specs, &nr);
 	c->s = scratch_get();
 	if (!c->spec || !c->s) {
-		bpf_map_delete_elem(&inflight, &c->tid);
+		c->in->active = 0;
 		return false;
 	}
 	c->e = (struct vigil_syscall *)c->s->record;
@@ -369,6 +374,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	struct vfsmount *mnt = NULL;
 	struct file *f = NULL;
 	__u8 source = VIGIL_PATH_FROM_FILE;
+	struct file *opened = NULL;
 	struct task_struct *task;
 	__u16 flags;
 
@@ -381,8 +387,10 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	/* The open approvers' second half: the opened file's own name (the
 	 * canonical one, after symlinks). A failed open has no file to name:
 	 * it goes up, to err on the side of seeing it. */
+	if (c.spec->event_type == VIGIL_EVENT_OPEN && ret >= 0 && (c.in->check_name || discarders_enabled))
+		opened = file_from_fd(task, ret);
 	if (c.in->check_name && ret >= 0) {
-		struct file *nf = file_from_fd(task, ret);
+		struct file *nf = opened;
 		struct basename_key key = {};
 
 		if (nf) {
@@ -396,7 +404,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		}
 	}
 	if (discarders_enabled && c.spec->event_type == VIGIL_EVENT_OPEN && ret >= 0) {
-		struct file *df = file_from_fd(task, ret);
+		struct file *df = opened;
 		struct vigil_discarder_key dk = {};
 		__u32 *rev;
 
@@ -464,7 +472,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		c.s->pos = put_path(c.s, e->data, 0, &e->file[0], dentry, mnt, c.task, source);
 	bpf_tail_call(ctx, &exit_stages, STAGE_ARG_PATHS);
 drop:
-	bpf_map_delete_elem(&inflight, &c.tid);
+	c.in->active = 0;
 	return 0;
 }
 
@@ -486,7 +494,7 @@ int BPF_PROG(vigil_sys_exit_paths, struct pt_regs *regs, long ret)
 	}
 	c.s->pos = pos;
 	bpf_tail_call(ctx, &exit_stages, STAGE_FINISH);
-	bpf_map_delete_elem(&inflight, &c.tid);
+	c.in->active = 0;
 	return 0;
 }
 
@@ -531,6 +539,6 @@ int BPF_PROG(vigil_sys_exit_finish, struct pt_regs *regs, long ret)
 		put_sock_addr(&e->addr, file_from_fd(c.task, ret), true);
 	}
 	submit_record(e, sizeof(*e) + pos, c.spec->event_type);
-	bpf_map_delete_elem(&inflight, &c.tid);
+	c.in->active = 0;
 	return 0;
 }

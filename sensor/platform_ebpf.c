@@ -168,14 +168,8 @@ static int setup_syscalls(struct ebpf_platform *pf)
 	syscall_table_walk(write_spec, &specs);
 	changers = syscall_path_changers(&n);
 	for (size_t i = 0; i < n; i++) {
-		__u32 key = changers[i];
-		__u8 one = 1;
-
-		if (key < VIGIL_SYSCALL_MAX &&
-		    bpf_map_update_elem(bpf_map__fd(pf->skel->maps.path_changers), &key, &one, BPF_ANY) != 0) {
-			fail(pf, "install path-changing syscalls", errno);
-			return -1;
-		}
+		if (changers[i] < VIGIL_SYSCALL_MAX)
+			pf->skel->bss->path_changers[changers[i] / 64] |= 1ull << (changers[i] % 64);
 	}
 	return 0;
 }
