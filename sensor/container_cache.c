@@ -673,7 +673,7 @@ static void *cache_thread(void *arg)
 {
 	struct container_cache *c = arg;
 	struct container_source *src = c->source;
-	uint64_t next_attempt = 0, next_relist = 0;
+	uint64_t next_attempt = 0, next_relist = 0, next_ping = 0;
 	char err[320], runtime[16];
 	struct container_info *info = malloc(sizeof(*info));
 
@@ -709,6 +709,7 @@ static void *cache_thread(void *arg)
 			copy_str(c->stats.runtime, sizeof(c->stats.runtime), runtime);
 			call_succeeded(c, now - t0);
 			next_relist = now; /* catch up on what changed meanwhile */
+			next_ping = now + (uint64_t)c->cfg.ping_interval_ms * NS_PER_MS;
 		}
 
 		if (now >= next_relist) {
@@ -774,7 +775,25 @@ static void *cache_thread(void *arg)
 			poke_event_fd(c);
 			continue;
 		}
-		wait_until(c, next_relist);
+		/* A cheap Version call between relists: a runtime that died is
+		 * noticed in seconds, not at the next relist. */
+		if (now >= next_ping) {
+			pthread_mutex_unlock(&c->lock);
+			err[0] = '\0';
+			t0 = mono_ns();
+			rc = src->connect(src->ctx, runtime, sizeof(runtime), err, sizeof(err));
+			pthread_mutex_lock(&c->lock);
+			now = mono_ns();
+			next_ping = now + (uint64_t)c->cfg.ping_interval_ms * NS_PER_MS;
+			if (rc != 0) {
+				c->stats.connect_error++;
+				next_attempt = call_failed(c, "ping", err, now);
+				continue;
+			}
+			call_succeeded(c, now - t0);
+			continue;
+		}
+		wait_until(c, next_relist < next_ping ? next_relist : next_ping);
 	}
 	pthread_mutex_unlock(&c->lock);
 	free(info);
@@ -803,6 +822,7 @@ struct container_cache *container_cache_new(const struct container_cache_config 
 	c->cfg = *cfg;
 	c->cfg.call_timeout_ms = or_default(cfg->call_timeout_ms, 2000);
 	c->cfg.relist_interval_ms = or_default(cfg->relist_interval_ms, 10000);
+	c->cfg.ping_interval_ms = or_default(cfg->ping_interval_ms, 2000);
 	c->cfg.max_entries = or_default(cfg->max_entries, 2048);
 	c->cfg.max_requests = or_default(cfg->max_requests, 256);
 	c->cfg.backoff_initial_ms = or_default(cfg->backoff_initial_ms, 250);

@@ -90,6 +90,7 @@ struct container_cache_config {
 	const char *socket_path;      /* CRI socket; NULL: auto-detect */
 	unsigned call_timeout_ms;     /* per CRI call; default 2000 */
 	unsigned relist_interval_ms;  /* default 10000 */
+	unsigned ping_interval_ms;    /* Version call between relists; default 2000 */
 	unsigned max_entries;         /* default 2048 */
 	unsigned max_requests;        /* pending lookups; default 256 */
 	unsigned backoff_initial_ms;  /* default 250 */

@@ -555,7 +555,7 @@ PYEOF
 # Makes syscalls of every kind the sensor reports, in $PLAY; writes what
 # the checks look for to $WORK/checks.json.
 workload() {
-	local port tracee sig_pid setns_ok=0 true_path
+	local port tracee sig_pid setns_ok=0 true_path cg_root cg_dir container_id=""
 	true_path=$(readlink -f /bin/true)
 	mkdir -p "$PLAY" || return 1
 	cd "$PLAY" || return 1
@@ -585,6 +585,23 @@ workload() {
 	wait "$sleeper_pid" 2>/dev/null
 	sleeper_pid=
 	read -r port tracee < <("$PY" "$WORK/syscalls.py" "$PLAY")
+	# A container as the sensor sees one: a process in a cgroup v2 directory
+	# named the way docker names its scopes (no runtime to ask: unresolved).
+	cg_root=$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -1)
+	if [ -n "$cg_root" ]; then
+		container_id=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+		cg_dir=$cg_root/docker-$container_id.scope
+		if mkdir "$cg_dir" 2>/dev/null; then
+			bash -c 'echo $$ >"$1/cgroup.procs" && exec /bin/true vigil-schema-container' _ "$cg_dir" ||
+				echo "could not move a process into $cg_dir" >&2
+			rmdir "$cg_dir" 2>/dev/null
+		else
+			echo "cannot create a cgroup under $cg_root: no container check" >&2
+			container_id=
+		fi
+	else
+		echo "no cgroup2 mount: no container check" >&2
+	fi
 	/bin/true vigil-schema-end             # the last event: the sensor may stop once it is out
 	cd / || return 1
 	[ "$setns_ok" = 1 ] || echo "nsenter failed: no setns check" >&2
@@ -666,6 +683,18 @@ workload() {
   "where": {"connect.addr.family": "AF_UNIX", "connect.addr.path": "$PLAY/sock"}}
 ]
 EOF
+	[ -n "$container_id" ] || return 0
+	"$PY" - "$WORK/checks.json" "$container_id" <<'PYEOF'
+import json, sys
+path, cid = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    checks = json.load(f)
+checks.append({"type": "exec", "what": "exec in cgroup docker-%s.scope carries the container" % cid[:12],
+               "where": {"exec.args.0": "vigil-schema-container", "container.id": cid,
+                         "container.runtime": "docker", "container.resolved": False}})
+with open(path, "w") as f:
+    json.dump(checks, f)
+PYEOF
 }
 
 # ---- setup ---------------------------------------------------------------
