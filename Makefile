@@ -42,10 +42,10 @@ UNIT_TESTS := test_decode test_event_json test_config test_output test_metrics t
 	test_features test_secl test_policy test_decode_syscall
 INTEG_TESTS := test_replay test_sensor_process test_sensor_http test_sensor_rules \
 	test_sensor_files test_sensor_kernel test_sensor_net test_sensor_containers test_prometheus test_cri \
-	test_helm test_fuzz_secl test_policy_quiet test_webhook
+	test_helm test_fuzz_secl test_policy_quiet test_webhook test_schema
 
 # Integration tests written in shell (tests/integration/NAME.sh).
-SHELL_TESTS := test_prometheus test_helm test_fuzz_secl test_policy_quiet test_webhook
+SHELL_TESTS := test_prometheus test_helm test_fuzz_secl test_policy_quiet test_webhook test_schema
 
 REL_OBJS  := $(patsubst sensor/%.c,$(BUILD)/obj/%.o,$(SENSOR_SRCS))
 ASAN_OBJS := $(patsubst sensor/%.c,$(BUILD)/asan/%.o,$(SENSOR_SRCS))

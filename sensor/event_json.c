@@ -275,6 +275,13 @@ static void write_uint_field(struct json_writer *w, const char *key, uint64_t v)
 	json_uint(w, v);
 }
 
+/* Syscall arguments that are C ints: -1 stays -1. */
+static void write_int_field(struct json_writer *w, const char *key, int64_t v)
+{
+	json_key(w, key);
+	json_int(w, (int32_t)v);
+}
+
 static void write_str_field(struct json_writer *w, const char *key, const char *v)
 {
 	if (!v)
@@ -464,22 +471,22 @@ static void write_syscall_body(struct json_writer *w, const struct event_view *v
 		write_caps(w, "cap_permitted", c->cap_permitted);
 		break;
 	case EVENT_PTRACE:
-		write_uint_field(w, "request", (uint64_t)sc->op);
+		write_int_field(w, "request", sc->op);
 		write_target(w, "tracee", v);
 		break;
 	case EVENT_SIGNAL:
-		write_uint_field(w, "type", (uint64_t)sc->op);
+		write_int_field(w, "type", sc->op);
 		json_key(w, "pid");
 		json_int(w, sc->pid);
 		write_target(w, "target", v);
 		break;
 	case EVENT_PRCTL:
-		write_uint_field(w, "option", (uint64_t)sc->op);
+		write_int_field(w, "option", sc->op);
 		if (sc->op == 15 /* PR_SET_NAME */)
 			write_str_field(w, "new_name", sc->str);
 		break;
 	case EVENT_SETRLIMIT:
-		write_uint_field(w, "resource", (uint64_t)sc->op);
+		write_int_field(w, "resource", sc->op);
 		write_uint_field(w, "rlim_cur", sc->rlim_cur);
 		write_uint_field(w, "rlim_max", sc->rlim_max);
 		if (sc->present & SYSCALL_HAS_PID)
@@ -489,14 +496,14 @@ static void write_syscall_body(struct json_writer *w, const struct event_view *v
 		if (sc->file.path)
 			write_file_ref(w, "file", &sc->file);
 		json_key(w, "loaded_from_memory");
-		json_bool(w, sc->file.path == NULL);
+		json_bool(w, sc->name && strcmp(sc->name, "init_module") == 0);
 		write_str_field(w, "args", sc->str);
 		break;
 	case EVENT_UNLOAD_MODULE:
 		write_str_field(w, "name", sc->str);
 		break;
 	case EVENT_BPF:
-		write_uint_field(w, "cmd", (uint64_t)sc->op);
+		write_int_field(w, "cmd", sc->op);
 		write_bpf_attr(w, sc);
 		break;
 	case EVENT_MOUNT:
@@ -536,7 +543,7 @@ static void write_syscall_body(struct json_writer *w, const struct event_view *v
 	case EVENT_LISTEN:
 		write_addr(w, &sc->addr);
 		if (ev->type == EVENT_LISTEN)
-			write_uint_field(w, "backlog", (uint64_t)sc->op);
+			write_int_field(w, "backlog", sc->op);
 		break;
 	default:
 		break;

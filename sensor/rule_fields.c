@@ -285,7 +285,7 @@ static size_t get_event(const void *event, void *ctx, union secl_scalar *out, si
 	case EA_ADDR_PORT: out->i = sc->addr.port; return 1;
 	case EA_ADDR_FAMILY: out->i = sc->addr.family; return 1;
 	case EA_ADDR_PATH: out->s = str_of(sc->addr.unix_path); return 1;
-	case EA_FROM_MEMORY: out->b = sc->file.path == NULL; return 1;
+	case EA_FROM_MEMORY: out->b = sc->name && strcmp(sc->name, "init_module") == 0; return 1;
 	case EA_MODULE_NAME: out->s = module_name(sc); return 1;
 	case EA_BPF_MAP_TYPE:
 	case EA_BPF_MAP_NAME:

@@ -409,6 +409,24 @@ def mode_negative(event_path, alert_path, events_path, alerts_file):
     e = copy.deepcopy(by_type.get("open") or next(iter(by_type.values())))
     e["exec"] = {}
     out(bool(list(v.iter_errors(e))), "event schema rejects a body object of another event type")
+    # Containers: what a resolved one looks like, and what is not one.
+    cid = "0123456789abcdef" * 4
+    resolved = {"id": cid, "name": "web", "image": {"name": "docker.io/library/nginx", "tag": "1.27"},
+                "runtime": "containerd", "created_at": "2026-11-30T08:00:00.000000000Z", "resolved": True}
+    pod = {"name": "web-0", "namespace": "default", "uid": "6f1c2b1e-7d1a-4a53-9b0e-2a3c4d5e6f70"}
+    for ok, what, extra in [
+        (True, "a resolved container with its pod", {"container": resolved, "pod": pod}),
+        (False, "a container id that is not 64 hex digits", {"container": dict(resolved, id="abc")}),
+        (False, "an unresolved container with an image", {"container": dict(resolved, resolved=False)}),
+        (False, "a pod without a container", {"pod": pod}),
+    ]:
+        e = copy.deepcopy(by_type.get("exec") or next(iter(by_type.values())))
+        e.pop("container", None)
+        e.pop("pod", None)
+        e.update(extra)
+        errs = list(v.iter_errors(e))
+        out(not errs if ok else bool(errs), "event schema %s %s%s" %
+            ("accepts" if ok else "rejects", what, ": " + errs[0].message if ok and errs else ""))
 
     # Alerts: Falco's keys around real events.
     def alert(ev):
