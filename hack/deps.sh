@@ -7,7 +7,7 @@ build=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev l
        libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
        libcriterion-dev iproute2 procps)
 # Only what the tests use on top (a real Prometheus for the scrape test).
-test_only=(prometheus curl)
+test_only=(prometheus curl jq libclang-rt-14-dev python3-jsonschema python3-yaml)
 
 want=("${build[@]}")
 if [ "${1:-}" = "--test" ]; then

@@ -26,6 +26,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The workload changes directory: keep a relative $VIGIL usable.
+case ${VIGIL:-} in "" | /*) ;; *) VIGIL=$PWD/$VIGIL ;; esac
 EVENT_SCHEMA=${EVENT_SCHEMA:-$ROOT/docs/event-schema.json}
 ALERT_SCHEMA=${ALERT_SCHEMA:-$ROOT/docs/alert-schema.json}
 FIXTURE=$ROOT/tests/fixtures/events/echo_exec_exit.jsonl
