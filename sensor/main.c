@@ -275,6 +275,8 @@ struct sensor {
 	struct http_api *http;
 	struct rules *rules; /* handed to the pipeline, which owns it */
 	struct rules *pipeline_rules; /* the same, borrowed, for the initial filter */
+	size_t rule_count;
+	struct kernel_features features; /* probed at start, for /v1/status */
 	struct container_cache *containers;
 	struct rules_config rules_cfg;
 	const char *policy_files[2 * CONFIG_MAX_POLICIES];
@@ -358,6 +360,7 @@ static void reload_policies(struct sensor *s, const char *why)
 			 "restart the sensor to enable them");
 	probe_set_event_mask(s->probe, mask & s->kernel_mask);
 	apply_kernel_filter(s, next);
+	s->rule_count = rules_count(next);
 	log_info("policy: %zu rules active after reload", rules_count(next));
 	pipeline_set_rules(s->pipeline, next);
 	metric_counter_inc(metrics_counter(s->metrics, "vigil_policy_reloads_total",
@@ -472,14 +475,16 @@ static void sensor_event(const struct event *ev, void *ctx)
 static char *status_json(void *ctx)
 {
 	struct sensor *s = ctx;
-	struct kernel_features f;
 	cJSON *root = cJSON_CreateObject();
+	struct probe_stats ps;
 	char *out;
 
-	(void)s;
-	features_probe(&f);
-	cJSON_AddItemToObject(root, "kernel", features_to_json(&f));
+	/* Probed once at start: probing loads and attaches test programs. */
+	cJSON_AddItemToObject(root, "kernel", features_to_json(&s->features));
 	cJSON_AddStringToObject(root, "platform", probe_platform_name(s->probe));
+	cJSON_AddNumberToObject(root, "rules", (double)s->rule_count);
+	probe_get_stats(s->probe, &ps);
+	cJSON_AddNumberToObject(root, "process_snapshot", (double)ps.snapshot_processes);
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return out;
@@ -604,6 +609,9 @@ static int run_sensor(const struct sensor_options *o)
 
 	if (o->rules && load_rules(&s, o) < 0)
 		goto out;
+	s.rule_count = rules_count(s.rules);
+	if (!o->replay_path && s.cfg.listen[0])
+		features_probe(&s.features);
 	if (!o->replay_path && !o->no_cri)
 		start_containers(&s, o);
 	pipeline_config_defaults(&plcfg);
