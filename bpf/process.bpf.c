@@ -8,6 +8,54 @@
 
 #define FILENAME_MAX_LEN 256
 
+/* Executables a kill rule names exactly, by the hash of their canonical
+ * path: the new program is signalled before its first instruction. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u32); /* the signal */
+} kill_exec SEC(".maps");
+
+volatile __u32 kill_exec_count;  /* entries in kill_exec; 0 skips the hash */
+const volatile __u32 vigil_tgid; /* never Vigil itself or its children */
+
+struct path_hash {
+	__u32 off;
+	__u64 hash;
+};
+
+static long hash_step(__u32 i, void *ctx)
+{
+	struct path_hash *h = ctx;
+	struct scratch *s = scratch_get();
+	unsigned char c;
+
+	if (!s)
+		return 1;
+	c = s->path[(h->off + i) & PATH_MASK];
+	if (!c)
+		return 1;
+	h->hash = (h->hash ^ c) * VIGIL_FNV_PRIME;
+	return 0;
+}
+
+/* Signals the exec'ing task when its executable is on the kill list. */
+static __always_inline bool kill_if_listed(struct task_struct *task, __u32 off, __u32 path_len)
+{
+	struct path_hash h = { .off = off, .hash = VIGIL_FNV_OFFSET };
+	__u32 tgid = BPF_CORE_READ(task, tgid), ppid = BPF_CORE_READ(task, real_parent, tgid);
+	__u32 *sig;
+
+	if (!kill_exec_count || tgid <= 1 || tgid == vigil_tgid || ppid == vigil_tgid)
+		return false;
+	bpf_loop(path_len, hash_step, &h, 0);
+	sig = bpf_map_lookup_elem(&kill_exec, &h.hash);
+	if (!sig)
+		return false;
+	return bpf_send_signal(*sig) == 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -39,6 +87,8 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
 		path_len = VIGIL_PATH_MAX;
 	bpf_probe_read_kernel(e->data, path_len, &s->path[off]);
 	e->path_len = path_len;
+	if (kill_if_listed(task, off, path_len))
+		e->flags |= VIGIL_F_KILLED;
 
 	arg_start = BPF_CORE_READ(task, mm, arg_start);
 	arg_end = BPF_CORE_READ(task, mm, arg_end);

@@ -76,6 +76,12 @@ enum vigil_event_type {
 #define VIGIL_F_ARGS_TRUNCATED  (1u << 1)
 #define VIGIL_F_THREAD          (1u << 2) /* fork: clone(CLONE_THREAD) */
 #define VIGIL_F_PATH_UNRESOLVED (1u << 3) /* no file object to walk */
+#define VIGIL_F_KILLED          (1u << 4) /* exec: a kill rule signalled it in the kernel */
+
+/* FNV-1a, 64 bits: how the kernel names an executable path for the
+ * in-kernel kill list (user space hashes the rules' paths the same way). */
+#define VIGIL_FNV_OFFSET 0xcbf29ce484222325ull
+#define VIGIL_FNV_PRIME 0x100000001b3ull
 
 struct vigil_header {
 	__u16 type;    /* enum vigil_event_type */

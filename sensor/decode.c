@@ -142,6 +142,7 @@ static enum decode_error decode_exec(struct decoder *d, const struct vigil_exec 
 		ev->process.args_len = (uint32_t)n;
 		ev->process.argc = count_strings(args, n);
 	}
+	ev->exec.killed_in_kernel = (k->flags & VIGIL_F_KILLED) != 0;
 	ev->exec.syscall_path = k->filename_len > 0
 		? terminated(filename, k->filename_len, d->filename, sizeof(d->filename))
 		: NULL;

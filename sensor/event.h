@@ -73,6 +73,7 @@ enum exit_cause { EXIT_EXITED, EXIT_SIGNALED, EXIT_COREDUMPED };
 
 struct exec_data {
 	const char *syscall_path; /* the filename given to execve; may be relative */
+	bool killed_in_kernel;    /* a kill rule signalled it before it ran */
 };
 
 struct exit_data {

@@ -640,6 +640,10 @@ void event_json_write(struct json_writer *w, const struct event_view *v)
 		json_object_begin(w);
 		write_file(w, &ev->process, false);
 		write_args(w, &ev->process);
+		if (ev->exec.killed_in_kernel) {
+			json_key(w, "killed_in_kernel");
+			json_bool(w, true);
+		}
 		if (ev->exec.syscall_path) {
 			json_key(w, "syscall");
 			json_object_begin(w);

@@ -99,6 +99,7 @@ static int ebpf_init(void *state)
 	}
 	pf->skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
 	pf->skel->rodata->emit_threads = cfg->emit_threads;
+	pf->skel->rodata->vigil_tgid = (__u32)getpid();
 	/* Programs for types nobody asked for are not even loaded. */
 	bpf_program__set_autoload(pf->skel->progs.vigil_exec, cfg->event_mask & EVENT_MASK(EVENT_EXEC));
 	bpf_program__set_autoload(pf->skel->progs.vigil_fork, cfg->event_mask & EVENT_MASK(EVENT_FORK));
@@ -293,6 +294,25 @@ static int ebpf_set_event_mask(void *state, uint64_t mask)
 	return 0;
 }
 
+static int set_kill_list(struct ebpf_platform *pf, const struct kernel_filter *f)
+{
+	int fd = bpf_map__fd(pf->skel->maps.kill_exec);
+	__u64 key, next;
+	__u32 sig;
+
+	pf->skel->bss->kill_exec_count = 0;
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0)
+		bpf_map_delete_elem(fd, &next);
+	for (size_t i = 0; i < f->n_kills; i++) {
+		key = f->kill_hashes[i];
+		sig = (__u32)f->kill_signals[i];
+		if (bpf_map_update_elem(fd, &key, &sig, BPF_ANY) != 0)
+			return -1;
+	}
+	pf->skel->bss->kill_exec_count = (__u32)f->n_kills;
+	return 0;
+}
+
 static int ebpf_set_filter(void *state, const struct kernel_filter *f)
 {
 	struct ebpf_platform *pf = state;
@@ -302,6 +322,8 @@ static int ebpf_set_filter(void *state, const struct kernel_filter *f)
 	char key[VIGIL_BASENAME_MAX], next[VIGIL_BASENAME_MAX];
 	__u8 one = 1;
 
+	if (pf->skel && set_kill_list(pf, f) < 0)
+		log_warn("cannot install the in-kernel kill list; kill actions stay in user space");
 	if (!pf->skel || !bpf_program__autoload(pf->skel->progs.vigil_sys_enter))
 		return 0; /* no syscall hooks loaded: nothing to filter */
 	filter_fd = bpf_map__fd(pf->skel->maps.open_filter);

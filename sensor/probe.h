@@ -61,6 +61,11 @@ struct kernel_filter {
 	char open_names[KERNEL_FILTER_MAX_NAMES][64]; /* or one of a file with these names */
 	size_t n_open_names;
 	bool discarders; /* let user space add discarders (probe_add_discarder) */
+	/* Executables to signal in the kernel at exec: FNV-1a of the canonical
+	 * path (see bpf/vigil_abi.h) and the signal. */
+	uint64_t kill_hashes[KERNEL_FILTER_MAX_NAMES];
+	int kill_signals[KERNEL_FILTER_MAX_NAMES];
+	size_t n_kills;
 };
 
 void probe_config_defaults(struct probe_config *cfg);

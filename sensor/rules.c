@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "decode.h"
 #include "event.h"
 #include "log.h"
 #include "policy.h"
@@ -241,6 +243,12 @@ static void run_actions(struct rules *r, struct rule_state *st)
 			log_warn("rule %s: kill scope \"%s\" is not supported; only \"process\"", rule->id,
 				 a->kill.scope);
 			atomic_fetch_add(&st->kills_refused, 1);
+			continue;
+		}
+		if (r->view->event->type == EVENT_EXEC && r->view->event->exec.killed_in_kernel) {
+			atomic_fetch_add(&st->kills, 1);
+			log_info("rule %s: pid %u was killed in the kernel before it ran", rule->id,
+				 r->view->process->pid);
 			continue;
 		}
 		if (kill_process(r->view->process, a->kill.signal, &why)) {
@@ -486,9 +494,60 @@ bool rules_open_discardable(struct rules *r, const char *path)
 	       secl_ruleset_is_discarder(r->ruleset, EVENT_OPEN, "open.file.path", &v, NULL) == 1;
 }
 
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = VIGIL_FNV_OFFSET;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * VIGIL_FNV_PRIME;
+	return h;
+}
+
+/* Kill rules whose whole expression is "the executable is one of these
+ * paths" are decided in the kernel, at exec, before the program runs. */
+static void kernel_kill_list(struct rules *r, struct kernel_filter *f)
+{
+	static const char *const fields[] = { "exec.file.path", "process.file.path" };
+
+	for (size_t i = 0; i < r->n_states; i++) {
+		const struct policy_rule *rule = r->states[i].rule;
+		const struct policy_action *kill = NULL;
+		struct secl_approvers a = { 0 };
+
+		for (size_t k = 0; rule && k < rule->n_actions; k++) {
+			if (rule->actions[k].kind == POLICY_ACTION_KILL &&
+			    (!rule->actions[k].kill.scope || strcmp(rule->actions[k].kill.scope, "process") == 0))
+				kill = &rule->actions[k];
+		}
+		if (!kill || secl_ruleset_rule_event(r->ruleset, (int)i) != EVENT_EXEC)
+			continue;
+		for (size_t fi = 0; fi < 2 && a.n == 0; fi++) {
+			if (secl_rule_exact_values(r->ruleset, (int)i, fields[fi], &a) != 1)
+				secl_approvers_free(&a);
+		}
+		for (size_t k = 0; k < a.n && f->n_kills < KERNEL_FILTER_MAX_NAMES; k++) {
+			char canon[PATH_MAX];
+
+			/* The kernel hashes the canonical path it walked. */
+			if (!realpath(a.items[k].str, canon)) {
+				snprintf(canon, sizeof(canon), "%s", a.items[k].str);
+				path_normalize(canon);
+			}
+			f->kill_hashes[f->n_kills] = fnv1a(canon);
+			f->kill_signals[f->n_kills] = kill->kill.signal;
+			f->n_kills++;
+		}
+		secl_approvers_free(&a);
+	}
+	if (f->n_kills)
+		log_info("kill list: %zu executables are killed in the kernel at exec", f->n_kills);
+}
+
 void rules_kernel_filter(struct rules *r, struct kernel_filter *f)
 {
 	memset(f, 0, sizeof(*f));
+	if (r)
+		kernel_kill_list(r, f);
 	if (!r || !(r->event_mask & EVENT_MASK(EVENT_OPEN)) || secl_ruleset_has_wildcard_rules(r->ruleset))
 		return;
 	f->discarders = true;
@@ -498,8 +557,9 @@ void rules_kernel_filter(struct rules *r, struct kernel_filter *f)
 		if (!approve_open_rule(r->ruleset, (int)i, f)) {
 			log_info("open approvers off: rule %s needs every open",
 				 secl_ruleset_rule_id(r->ruleset, (int)i));
-			memset(f, 0, sizeof(*f));
-			f->discarders = true;
+			f->open_enabled = false;
+			f->open_flags = 0;
+			f->n_open_names = 0;
 			return;
 		}
 	}

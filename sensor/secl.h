@@ -198,6 +198,11 @@ int secl_ruleset_approvers(struct secl_ruleset *rs, int event_type, const char *
  * wildcard rule never is); -1 with err on bad arguments. */
 int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *field,
 		       struct secl_approvers *out, struct secl_error *err);
+/* 1 and out filled when the rule's whole expression is "field equals one of
+ * these strings" (==, in, or an || of those): the kernel can decide it alone.
+ * 0 when it has any other shape; -1 on bad arguments. */
+int secl_rule_exact_values(struct secl_ruleset *rs, int rule_index, const char *field,
+			   struct secl_approvers *out);
 void secl_approvers_free(struct secl_approvers *a);
 
 /* Discarders: returns 1 if no rule of event_type (nor any wildcard rule)

@@ -1181,6 +1181,52 @@ void secl_approvers_free(struct secl_approvers *a)
 	a->items = NULL;
 }
 
+/* 1: the node holds exactly when field equals one of the values pushed
+ * (field == "x", field in ["x", "y"], or an || of those); 0: not that
+ * shape; -1: out of memory. */
+static int collect_exact(const struct node *n, int field, struct secl_approvers *out)
+{
+	const struct matcher *m;
+	int r;
+
+	if (n->kind == N_OR) {
+		r = collect_exact(n->a, field, out);
+		return r == 1 ? collect_exact(n->b, field, out) : r;
+	}
+	if (n->kind != N_CMP)
+		return 0;
+	m = n->m;
+	if (!m || !is_field(n->a, field) || (n->op != OP_EQ && n->op != OP_IN) || m->type != SECL_STRING ||
+	    m->n_globs || m->n_regexes)
+		return 0;
+	for (size_t i = 0; i < m->n_exact; i++)
+		if (approver_push(out, SECL_APPROVE_EXACT, m->exact[i].ptr, m->exact[i].len, m->exact[i].len, 0) < 0)
+			return -1;
+	return 1;
+}
+
+int secl_rule_exact_values(struct secl_ruleset *rs, int rule_index, const char *field,
+			   struct secl_approvers *out)
+{
+	struct secl_error err;
+	const struct rule *r;
+	int f, c;
+
+	if (!rs || !out || rule_index < 0 || (size_t)rule_index >= rs->n_rules)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	r = rs->rules[rule_index];
+	if (r->event < 0)
+		return 0;
+	f = lookup_field(rs, r->event, field, &err);
+	if (f < 0)
+		return -1;
+	c = collect_exact(r->root, f, out);
+	if (c != 1)
+		secl_approvers_free(out);
+	return c;
+}
+
 int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *field,
 		       struct secl_approvers *out, struct secl_error *err)
 {

@@ -321,3 +321,49 @@ Test(rules, discarders_drop_proved_files_until_a_rename, .timeout = 60)
 	snprintf(text, sizeof(text), "rm -rf %s", dir);
 	cr_expect_eq(system(text), 0);
 }
+
+/* A kill rule that names an executable exactly is decided in the kernel at
+ * exec: the program never runs a single instruction (the file it would
+ * create never appears), and the event says so. */
+Test(rules, exact_exec_kill_happens_in_the_kernel_before_the_program_runs, .timeout = 60)
+{
+	char dir[] = "/tmp/vigil-kkill-XXXXXX", bin[128], policy[160], marker[160], cmd[512];
+	const char *args[] = { "run", "--no-default-policy", "--no-cri", "--listen", "127.0.0.1:19823",
+			       "--policy", policy, NULL };
+	struct sensor_run r;
+	struct stat st;
+	cJSON *alert;
+	pid_t victim;
+	int status;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(bin, sizeof(bin), "%s/vigil-touch", dir);
+	snprintf(marker, sizeof(marker), "%s/created-by-victim", dir);
+	snprintf(policy, sizeof(policy), "%s/kill.yaml", dir);
+	snprintf(cmd, sizeof(cmd), "cp /bin/touch %s", bin);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "version: 1.0.0\nrules:\n  - id: kill_touch\n    expression: exec.file.path == \"%s\"\n"
+		 "    actions:\n      - kill:\n          signal: SIGKILL\n", bin);
+	write_text(policy, cmd);
+	cr_assert(sensor_start(&r, args));
+	cr_expect(strstr(r.errbuf, "kill list: 1 executables"), "stderr:\n%s", r.errbuf);
+
+	victim = fork();
+	if (victim == 0) {
+		execl(bin, "vigil-touch", marker, (char *)NULL);
+		_exit(91);
+	}
+	waitpid(victim, &status, 0);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the victim was not killed (status %d)",
+		  status);
+	cr_expect_neq(stat(marker, &st), 0, "the victim ran: it created %s", marker);
+	alert = sensor_find(&r, match_rule, "kill_touch", 5000);
+	cr_assert(alert, "no alert; stderr:\n%s", r.errbuf);
+	cr_expect(cJSON_IsTrue(json_path(alert, "event.exec.killed_in_kernel")));
+	cJSON_Delete(alert);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}

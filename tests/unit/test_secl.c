@@ -721,3 +721,36 @@ Test(secl, benchmark_200_rules)
 	fprintf(stderr, "secl benchmark: 200 rules, %.1f ns/event (sanitizers on if built so)\n", ns);
 	secl_ruleset_free(rs);
 }
+
+/* Per-rule queries: approvers of one rule, and whether a rule is nothing
+ * but "field equals one of these" (what the kernel can decide alone). */
+Test(secl, per_rule_approvers_and_exact_values)
+{
+	struct secl_ruleset *rs = secl_ruleset_new(&test_schema);
+	struct secl_approvers a;
+	struct secl_error err;
+
+	cr_assert_geq(secl_ruleset_add(rs, "exact", "exec.file.path == \"/tmp/x\" || exec.file.path in [\"/tmp/y\", \"/tmp/z\"]", NULL, &err), 0);
+	cr_assert_geq(secl_ruleset_add(rs, "more", "exec.file.path == \"/tmp/x\" && process.uid != 0", NULL, &err), 0);
+	cr_assert_geq(secl_ruleset_add(rs, "glob", "exec.file.path =~ \"/tmp/*\"", NULL, &err), 0);
+	cr_assert_geq(secl_ruleset_add(rs, "flags", "open.flags & O_CREAT > 0 && open.file.path == \"/a\"", NULL, &err), 0);
+
+	cr_assert_eq(secl_rule_exact_values(rs, 0, "exec.file.path", &a), 1);
+	cr_expect_eq(a.n, 3);
+	cr_expect(has_approver(&a, SECL_APPROVE_EXACT, "/tmp/z", 0));
+	secl_approvers_free(&a);
+	/* another conjunct: the kernel cannot decide it alone */
+	cr_expect_eq(secl_rule_exact_values(rs, 1, "exec.file.path", &a), 0);
+	cr_expect_eq(a.n, 0);
+	/* ... but it still only matches that path */
+	cr_assert_eq(secl_rule_approvers(rs, 1, "exec.file.path", &a, &err), 1);
+	cr_expect(has_approver(&a, SECL_APPROVE_EXACT, "/tmp/x", 0));
+	secl_approvers_free(&a);
+	cr_expect_eq(secl_rule_exact_values(rs, 2, "exec.file.path", &a), 0);
+	cr_assert_eq(secl_rule_approvers(rs, 3, "open.flags", &a, &err), 1);
+	cr_expect(has_approver(&a, SECL_APPROVE_FLAGS, NULL, 0100));
+	secl_approvers_free(&a);
+	cr_expect_eq(secl_rule_approvers(rs, 2, "exec.file.name", &a, &err), 0);
+	cr_expect_eq(secl_rule_exact_values(rs, 99, "exec.file.path", &a), -1);
+	secl_ruleset_free(rs);
+}
