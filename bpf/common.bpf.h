@@ -131,48 +131,50 @@ static __always_inline __u32 encode_dev(__u32 major, __u32 minor)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
 }
 
+/* Reads go straight through BTF pointers (plain loads, with CO-RE
+ * relocations) rather than bpf_probe_read_kernel calls: task is always a
+ * trusted pointer here (a tp_btf argument or the current task), and one
+ * helper call per field made this the most expensive part of every event. */
 static __always_inline void fill_proc(struct vigil_proc *p, struct task_struct *task)
 {
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	const struct cred *cred = task->cred;
+	struct task_struct *parent = task->real_parent;
+	struct tty_struct *tty = task->signal->tty;
+	struct kernfs_node *kn = task->cgroups->dfl_cgrp->kn;
+	struct nsproxy *ns = task->nsproxy;
 
-	p->pid = BPF_CORE_READ(task, tgid);
-	p->tid = BPF_CORE_READ(task, pid);
-	p->ppid = BPF_CORE_READ(parent, tgid);
+	p->pid = task->tgid;
+	p->tid = task->pid;
+	p->ppid = parent->tgid;
 	/* A process is named by its leader's start time: the thread that
 	 * reports an event (or exits last) may be another one. */
-	p->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	p->parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
-	p->uid = BPF_CORE_READ(cred, uid.val);
-	p->gid = BPF_CORE_READ(cred, gid.val);
-	p->euid = BPF_CORE_READ(cred, euid.val);
-	p->egid = BPF_CORE_READ(cred, egid.val);
-	p->fsuid = BPF_CORE_READ(cred, fsuid.val);
-	p->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	p->start_ns = task->group_leader->start_boottime;
+	p->parent_start_ns = parent->group_leader->start_boottime;
+	p->uid = cred->uid.val;
+	p->gid = cred->gid.val;
+	p->euid = cred->euid.val;
+	p->egid = cred->egid.val;
+	p->fsuid = cred->fsuid.val;
+	p->fsgid = cred->fsgid.val;
 	/* kernel_cap_t is a u64 since 6.3 and two u32 before: 8 bytes,
 	 * same little-endian value either way. */
 	bpf_probe_read_kernel(&p->cap_effective, 8, &cred->cap_effective);
 	bpf_probe_read_kernel(&p->cap_permitted, 8, &cred->cap_permitted);
 	if (bpf_core_field_exists(task->loginuid))
-		p->auid = BPF_CORE_READ(task, loginuid.val);
+		p->auid = task->loginuid.val;
 	else
 		p->auid = (__u32)-1;
-	p->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	p->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	p->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
-	p->pidns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+	p->cgroup_id = kn->id;
+	/* nsproxy is gone once an exiting task has left its namespaces. */
+	p->mntns = ns ? ns->mnt_ns->ns.inum : 0;
+	p->netns = ns ? ns->net_ns->ns.inum : 0;
+	p->pidns = ns ? ns->pid_ns_for_children->ns.inum : 0;
 	p->tty_nr = 0;
-	if (tty) {
-		__u32 major = BPF_CORE_READ(tty, driver, major);
-		__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
-
-		p->tty_nr = encode_dev(major, minor);
-	}
-	BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
+	if (tty)
+		p->tty_nr = encode_dev(tty->driver->major, tty->driver->minor_start + tty->index);
+	bpf_probe_read_kernel(p->comm, sizeof(p->comm), task->comm);
 	/* kn->name is a pointer: read the string it points to. */
-	bpf_probe_read_kernel_str(p->cgroup_name, sizeof(p->cgroup_name),
-				  BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name));
+	bpf_probe_read_kernel_str(p->cgroup_name, sizeof(p->cgroup_name), kn->name);
 }
 
 /* State of one path walk, shared with the bpf_loop callback. */
