@@ -45,34 +45,59 @@ uint64_t clock_wall_to_boot(uint64_t wall_ns)
 	return wall_ns - (uint64_t)atomic_load(&wall_minus_boot);
 }
 
+/* Calendar date of a day count since 1970-01-01 (proleptic Gregorian),
+ * by whole 400-year eras: no gmtime, no locale, no lock. */
+static void civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+	unsigned mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yoe + era * 400) + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + n;
+}
+
 size_t clock_format_rfc3339(uint64_t wall_ns, char *buf, size_t len)
 {
-	/* Events come in bursts within one second: format its date once. */
-	static _Thread_local time_t cached_sec = -1;
-	static _Thread_local char cached[32];
-	static _Thread_local size_t cached_len;
-	time_t sec = (time_t)(wall_ns / 1000000000ull);
-	uint64_t frac = wall_ns % 1000000000ull;
-	struct tm tm;
+	uint64_t sec = wall_ns / 1000000000ull, frac = wall_ns % 1000000000ull;
+	unsigned secs_of_day = (unsigned)(sec % 86400), m, d;
+	int y;
+	char *p = buf;
 
-	if (sec != cached_sec) {
-		gmtime_r(&sec, &tm);
-		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-		if (cached_len == 0)
-			return 0;
-		cached_sec = sec;
-	}
-	if (len < cached_len + 12)
+	if (len < 31)
 		return 0;
-	memcpy(buf, cached, cached_len);
-	buf[cached_len] = '.';
-	for (int i = 9; i >= 1; i--) {
-		buf[cached_len + (size_t)i] = (char)('0' + frac % 10);
-		frac /= 10;
-	}
-	buf[cached_len + 10] = 'Z';
-	buf[cached_len + 11] = '\0';
-	return cached_len + 11;
+	civil_from_days((int64_t)(sec / 86400), &y, &m, &d);
+	if (y < 0 || y > 9999)
+		return 0;
+	p = put_digits(p, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, secs_of_day / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, secs_of_day / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, secs_of_day % 60, 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)frac, 9);
+	*p++ = 'Z';
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 int clock_parse_rfc3339(const char *s, uint64_t *wall_ns)

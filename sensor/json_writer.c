@@ -143,48 +143,55 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
 static void escape(struct json_writer *w, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	char *out;
 	size_t i = 0;
 
-	put(w, '"');
+	/* Room for the worst case (every byte as \u00XX, plus quotes) once,
+	 * so the loop below writes without checking. */
+	if (!reserve(w, len * 6 + 2))
+		return;
+	out = w->buf + w->len;
+	*out++ = '"';
 	while (i < len) {
-		size_t run = i;
+		unsigned char c = s[i];
 
-		/* Copy the longest run that needs no escaping in one go. */
-		while (run < len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
-			run++;
-		if (run > i) {
-			json_raw(w, str + i, run - i);
-			i = run;
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*out++ = (char)c;
+			i++;
 			continue;
 		}
-		if (s[i] >= 0x80) {
+		if (c >= 0x80) {
 			size_t n = utf8_sequence(s + i, len - i);
 
 			if (n == 0) {
-				json_raw(w, "\\ufffd", 6);
+				memcpy(out, "\\ufffd", 6);
+				out += 6;
 				i++;
 			} else {
-				json_raw(w, str + i, n);
+				memcpy(out, str + i, n);
+				out += n;
 				i += n;
 			}
 			continue;
 		}
-		switch (s[i]) {
-		case '"': json_raw(w, "\\\"", 2); break;
-		case '\\': json_raw(w, "\\\\", 2); break;
-		case '\n': json_raw(w, "\\n", 2); break;
-		case '\r': json_raw(w, "\\r", 2); break;
-		case '\t': json_raw(w, "\\t", 2); break;
-		default: {
-			char hex[8];
-
-			snprintf(hex, sizeof(hex), "\\u%04x", s[i]);
-			json_raw(w, hex, 6);
-		}
+		*out++ = '\\';
+		switch (c) {
+		case '"': *out++ = '"'; break;
+		case '\\': *out++ = '\\'; break;
+		case '\n': *out++ = 'n'; break;
+		case '\r': *out++ = 'r'; break;
+		case '\t': *out++ = 't'; break;
+		default:
+			*out++ = 'u';
+			*out++ = '0';
+			*out++ = '0';
+			*out++ = "0123456789abcdef"[c >> 4];
+			*out++ = "0123456789abcdef"[c & 15];
 		}
 		i++;
 	}
-	put(w, '"');
+	*out++ = '"';
+	w->len = (size_t)(out - w->buf);
 }
 
 void json_key(struct json_writer *w, const char *key)

@@ -246,3 +246,19 @@ Test(event_json, syscall_events_written_then_read_back)
 	cr_expect_eq(memcmp(rec.event.syscall.addr.ip, ip, 4), 0);
 	json_free(&w);
 }
+
+Test(clock, calendar_edges)
+{
+	char buf[64];
+
+	cr_assert_gt(clock_format_rfc3339(0, buf, sizeof(buf)), 0);
+	cr_expect_str_eq(buf, "1970-01-01T00:00:00.000000000Z");
+	clock_format_rfc3339(951782400ull * 1000000000ull + 7, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "2000-02-29T00:00:00.000000007Z");
+	clock_format_rfc3339(4102444800ull * 1000000000ull, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "2100-01-01T00:00:00.000000000Z");
+	/* the last second before 2500, near the top of 64-bit nanoseconds */
+	clock_format_rfc3339(16725225599ull * 1000000000ull + 999999999ull, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "2499-12-31T23:59:59.999999999Z");
+	cr_expect_eq(clock_format_rfc3339(0, buf, 10), 0, "a short buffer must be refused");
+}
