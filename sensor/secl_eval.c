@@ -1205,30 +1205,11 @@ static int collect_exact(const struct node *n, int field, struct secl_approvers 
 	return 1;
 }
 
-int secl_rule_exact_values(struct secl_ruleset *rs, int rule_index, const char *field,
-			   struct secl_approvers *out)
-{
-	struct secl_error err;
-	const struct rule *r;
-	int f, c;
+typedef int (*collector_fn)(const struct node *n, int field, struct secl_approvers *out);
 
-	if (!rs || !out || rule_index < 0 || (size_t)rule_index >= rs->n_rules)
-		return -1;
-	memset(out, 0, sizeof(*out));
-	r = rs->rules[rule_index];
-	if (r->event < 0)
-		return 0;
-	f = lookup_field(rs, r->event, field, &err);
-	if (f < 0)
-		return -1;
-	c = collect_exact(r->root, f, out);
-	if (c != 1)
-		secl_approvers_free(out);
-	return c;
-}
-
-int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *field,
-		       struct secl_approvers *out, struct secl_error *err)
+/* One rule's answer to a collector (approvers or exact values) on field. */
+static int rule_query(struct secl_ruleset *rs, int rule_index, const char *field,
+		      struct secl_approvers *out, struct secl_error *err, collector_fn collector)
 {
 	struct secl_error local;
 	const struct rule *r;
@@ -1248,7 +1229,7 @@ int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *fie
 	f = lookup_field(rs, r->event, field, err);
 	if (f < 0)
 		return -1;
-	c = collect(r->root, f, out);
+	c = collector(r->root, f, out);
 	if (c != 1) {
 		secl_approvers_free(out);
 		if (c < 0) {
@@ -1258,6 +1239,18 @@ int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *fie
 		return 0;
 	}
 	return 1;
+}
+
+int secl_rule_exact_values(struct secl_ruleset *rs, int rule_index, const char *field,
+			   struct secl_approvers *out)
+{
+	return rule_query(rs, rule_index, field, out, NULL, collect_exact);
+}
+
+int secl_rule_approvers(struct secl_ruleset *rs, int rule_index, const char *field,
+		       struct secl_approvers *out, struct secl_error *err)
+{
+	return rule_query(rs, rule_index, field, out, err, collect);
 }
 
 int secl_ruleset_approvers(struct secl_ruleset *rs, int event_type, const char *field,

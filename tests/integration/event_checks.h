@@ -180,4 +180,43 @@ static void join(char *out, const char *name)
 }
 
 
+/* Starts the suite's sensor on these event types, with a private
+ * directory /tmp/vigil-<name>-<pid>-XXXXXX as `base`. */
+static void suite_start(const char *name, const char *types)
+{
+	const char *const args[] = { "events", "--types", types, NULL };
+	char tmpl[96];
+
+	snprintf(tmpl, sizeof(tmpl), "/tmp/vigil-%s-%d-XXXXXX", name, getpid());
+	cr_assert(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	/* Traversable by the tests' unprivileged children. */
+	cr_assert_eq(chmod(tmpl, 0755), 0);
+	cr_assert(realpath(tmpl, base));
+	cr_assert(sensor_start(&sensor, args));
+	/* Room for bursts while the test waits for a child. */
+	if (fcntl(sensor.out_fd, F_SETPIPE_SZ, 8 << 20) < 0)
+		fcntl(sensor.out_fd, F_SETPIPE_SZ, 1 << 20);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Stops the sensor (it must exit cleanly) and removes the directory. */
+static void suite_stop(void)
+{
+	if (sensor.pid > 0) {
+		int status = sensor_stop(&sensor);
+
+		cr_expect_eq(status, 0, "sensor exit status %d; stderr:\n%s", status,
+			     sensor.errbuf ? sensor.errbuf : "");
+	}
+	sensor_free(&sensor);
+	nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 #endif

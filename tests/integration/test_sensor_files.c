@@ -20,38 +20,14 @@
 		   "setxattr,removexattr,chdir"
 #include "integration/event_checks.h"
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup(void)
 {
-	static const char *const args[] = { "events", "--types", FILE_TYPES, NULL };
-	char tmpl[64];
-
-	snprintf(tmpl, sizeof(tmpl), "/tmp/vigil-files-%d-XXXXXX", getpid());
-	cr_assert(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	/* Traversable by the unprivileged child of the EACCES test. */
-	cr_assert_eq(chmod(tmpl, 0755), 0);
-	cr_assert(realpath(tmpl, base));
-	cr_assert(sensor_start(&sensor, args));
-	/* Room for bursts while the test waits for a child. */
-	if (fcntl(sensor.out_fd, F_SETPIPE_SZ, 8 << 20) < 0)
-		fcntl(sensor.out_fd, F_SETPIPE_SZ, 1 << 20);
+	suite_start("files", FILE_TYPES);
 }
 
 static void teardown(void)
 {
-	int status = sensor_stop(&sensor);
-
-	cr_expect_eq(status, 0, "sensor exit status %d; stderr:\n%s", status,
-		     sensor.errbuf ? sensor.errbuf : "");
-	sensor_free(&sensor);
-	nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	suite_stop();
 }
 
 TestSuite(files, .init = setup, .fini = teardown, .timeout = 30);

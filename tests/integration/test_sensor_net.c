@@ -29,26 +29,9 @@ static cJSON *expect_syscall(const char *name, pid_t child, const char *sysname)
 	return expect_event(name, child, key, sysname);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void start_with(const char *types)
 {
-	const char *const args[] = { "events", "--types", types, NULL };
-	char tmpl[64];
-
-	snprintf(tmpl, sizeof(tmpl), "/tmp/vigil-net-%d-XXXXXX", getpid());
-	cr_assert(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	cr_assert(realpath(tmpl, base));
-	cr_assert(sensor_start(&sensor, args));
-	/* Room for bursts while the test waits for a child. */
-	if (fcntl(sensor.out_fd, F_SETPIPE_SZ, 8 << 20) < 0)
-		fcntl(sensor.out_fd, F_SETPIPE_SZ, 1 << 20);
+	suite_start("net", types);
 }
 
 static void setup(void)
@@ -63,14 +46,7 @@ static void setup_open_connect(void)
 
 static void teardown(void)
 {
-	if (sensor.pid > 0) {
-		int status = sensor_stop(&sensor);
-
-		cr_expect_eq(status, 0, "sensor exit status %d; stderr:\n%s", status,
-			     sensor.errbuf ? sensor.errbuf : "");
-	}
-	sensor_free(&sensor);
-	nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	suite_stop();
 }
 
 TestSuite(net, .init = setup, .fini = teardown, .timeout = 30);
