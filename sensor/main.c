@@ -367,6 +367,34 @@ static void reload_policies(struct sensor *s, const char *why)
 					   "Policy reloads, by result.", "result=\"ok\""));
 }
 
+/* Losses must show in the logs as they happen, not only in /metrics:
+ * once a second, anything lost since the last look is logged. */
+static void report_losses(struct sensor *s)
+{
+	static uint64_t last_ring, last_malformed, last_refused;
+	struct probe_stats ps;
+	struct pipeline_stats pls;
+	uint64_t ring = 0;
+
+	probe_get_stats(s->probe, &ps);
+	pipeline_get_stats(s->pipeline, &pls);
+	for (int t = 1; t < EVENT_TYPE_COUNT; t++)
+		ring += ps.kernel_dropped[t];
+	if (ring > last_ring)
+		log_warn("lost %llu events in the kernel ring buffer in the last second (%llu in all): "
+			 "the consumer is behind; see vigil_events_lost_total",
+			 (unsigned long long)(ring - last_ring), (unsigned long long)ring);
+	if (ps.decode_errors > last_malformed)
+		log_warn("skipped %llu malformed records in the last second",
+			 (unsigned long long)(ps.decode_errors - last_malformed));
+	if (pls.output_refused > last_refused)
+		log_warn("%llu lines refused by every output in the last second (queues full)",
+			 (unsigned long long)(pls.output_refused - last_refused));
+	last_ring = ring;
+	last_malformed = ps.decode_errors;
+	last_refused = pls.output_refused;
+}
+
 /* Waits for SIGINT/SIGTERM, the end of a replay, or the duration; reloads
  * policies on SIGHUP or when a policy file changes. */
 static void wait_for_end(struct sensor *s, const struct sensor_options *o)
@@ -389,6 +417,7 @@ static void wait_for_end(struct sensor *s, const struct sensor_options *o)
 		if (sig == SIGINT || sig == SIGTERM)
 			return;
 		update_cri_health(s);
+		report_losses(s);
 		if (sig == SIGHUP && o->rules)
 			reload_policies(s, "SIGHUP");
 		else if (atomic_exchange(&reload_requested, false) && o->rules)

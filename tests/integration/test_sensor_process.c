@@ -236,3 +236,33 @@ Test(sensor, check_says_the_sensor_can_run_here)
 	cr_assert(WIFEXITED(status));
 	cr_expect_eq(WEXITSTATUS(status), 0);
 }
+
+/* With the consumer stalled the kernel ring buffer overflows: the loss is
+ * counted and said in the logs, and the sensor carries on. */
+Test(sensor, ring_buffer_losses_are_counted_and_logged, .timeout = 90)
+{
+	static const char *const args[] = { "events", "--types", "open", "--no-cri", NULL };
+	struct sensor_run r;
+	uint64_t deadline;
+	int fd;
+
+	cr_assert(sensor_start(&r, args));
+	kill(r.pid, SIGUSR2); /* stall the consumer */
+	usleep(200 * 1000);
+	for (int i = 0; i < 60000; i++) {
+		fd = open("/etc/hostname", O_RDONLY);
+		if (fd >= 0)
+			close(fd);
+	}
+	kill(r.pid, SIGUSR2);
+	deadline = now_ms() + 10000;
+	while (now_ms() < deadline && !(r.errbuf && strstr(r.errbuf, "in the kernel ring buffer")))
+		sensor_pump(&r, 200);
+	cr_expect(r.errbuf && strstr(r.errbuf, "lost ") && strstr(r.errbuf, "in the kernel ring buffer"),
+		  "no loss in the logs; stderr:\n%s", r.errbuf ? r.errbuf : "");
+	cr_expect_eq(sensor_stop(&r), 0);
+	/* The final summary counts them too. */
+	cr_expect(strstr(r.errbuf, "lost in the ring buffer") && !strstr(r.errbuf, "(0 lost in the ring buffer)") ,
+		  "stderr:\n%s", r.errbuf);
+	sensor_free(&r);
+}
