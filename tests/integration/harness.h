@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +97,9 @@ static inline bool sensor_start(struct sensor_run *r, const char *const *args)
 	argv[n] = NULL;
 	r->pid = fork();
 	if (r->pid == 0) {
+		/* A test that fails an assertion exits at once: its sensor
+		 * must not outlive it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
 		close(out[0]);

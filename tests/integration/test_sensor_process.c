@@ -219,21 +219,21 @@ Test(sensor, shutdown_leaves_no_programs_loaded, .timeout = 60)
 
 	/* A sensor stopped just before may still be releasing its programs
 	 * (tail-call targets go from a work queue): let the count settle. */
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0, stable = 0; i < 100 && stable < 20 && before > 0; i++) {
 		usleep(50 * 1000);
 		now = count_vigil_programs();
-		if (now == before)
-			break;
+		stable = now == before ? stable + 1 : 0;
 		before = now;
 	}
 
 	cr_assert(sensor_start(&r, all_args));
-	cr_assert_geq(count_vigil_programs(), before + 6,
+	/* expect, not assert: the sensor must still be stopped below. */
+	cr_expect_geq(count_vigil_programs(), before + 6,
 		      "exec/fork/exit and the sys_enter/sys_exit stages should be loaded while it runs");
 	cr_assert_eq(sensor_stop(&r), 0, "stderr:\n%s", r.errbuf);
 	/* The kernel frees tail-call targets from a work queue once the
 	 * program array's last user is gone: give it a moment. */
-	for (int i = 0; i < 40 && count_vigil_programs() > before; i++)
+	for (int i = 0; i < 100 && count_vigil_programs() > before; i++)
 		usleep(50 * 1000);
 	cr_expect_eq(count_vigil_programs(), before, "programs left loaded after shutdown");
 	sensor_free(&r);
