@@ -453,6 +453,7 @@ static int load_rules(struct sensor *s, const struct sensor_options *o)
 	size_t errors = 0, n = 0;
 
 	rules_config_defaults(&s->rules_cfg);
+	s->rules_cfg.metrics = s->metrics;
 	s->rules_cfg.default_policy = s->cfg.default_policy && !o->no_default_policy;
 	for (size_t i = 0; i < s->cfg.n_policies; i++)
 		s->policy_files[n++] = s->cfg.policies[i];

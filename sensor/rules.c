@@ -16,6 +16,7 @@
 #include "decode.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "probe.h"
 #include "rule_fields.h"
@@ -31,6 +32,9 @@ struct rule_state {
 	double tokens;
 	uint64_t last_refill_ns;
 	_Atomic uint64_t matches, suppressed, kills, kills_refused;
+	/* The same in /metrics; registered by rule id, so a rule keeps its
+	 * series across reloads. */
+	struct metric_counter *m_matches, *m_suppressed;
 };
 
 struct rules {
@@ -40,6 +44,7 @@ struct rules {
 	struct rule_state *states; /* by ruleset index */
 	size_t n_states;
 	uint64_t event_mask;
+	struct metric_counter *m_evaluations;
 	/* During one rules_eval: what the match callback needs. */
 	const struct event_view *view;
 	struct json_writer *w;
@@ -78,6 +83,19 @@ static const char *falco_priority(const struct policy_rule *r)
 			return map[i].out;
 	}
 	return "Warning";
+}
+
+static void register_rule_metrics(struct metrics *m, struct rule_state *st)
+{
+	char id[256], labels[300];
+
+	if (metrics_label_escape(id, sizeof(id), st->rule->id) < 0)
+		return;
+	snprintf(labels, sizeof(labels), "rule=\"%s\"", id);
+	st->m_matches = metrics_counter(m, "vigil_rule_matches_total", "Events that matched a rule, by rule.",
+					labels);
+	st->m_suppressed = metrics_counter(m, "vigil_alerts_suppressed_total",
+					   "Alerts dropped by a rule's rate limit, by rule.", labels);
 }
 
 struct rules *rules_load(const struct rules_config *cfg, size_t *errors)
@@ -127,7 +145,12 @@ struct rules *rules_load(const struct rules_config *cfg, size_t *errors)
 		st->rule = policy_set_rule_for_index(r->policies, (int)i);
 		st->priority = st->rule ? falco_priority(st->rule) : "Warning";
 		st->tokens = cfg->burst;
+		if (cfg->metrics && st->rule)
+			register_rule_metrics(cfg->metrics, st);
 	}
+	if (cfg->metrics)
+		r->m_evaluations = metrics_counter(cfg->metrics, "vigil_rule_evaluations_total",
+						   "Events evaluated against the rules.", NULL);
 	for (int t = 1; t < EVENT_TYPE_COUNT; t++) {
 		if (secl_ruleset_uses_event(r->ruleset, t))
 			r->event_mask |= EVENT_MASK(t);
@@ -160,12 +183,13 @@ uint64_t rules_event_mask(const struct rules *r)
 
 static bool take_token(struct rules *r, struct rule_state *st, uint64_t now)
 {
-	double elapsed = (double)(now - st->last_refill_ns) / 1e9;
+	double elapsed = now > st->last_refill_ns ? (double)(now - st->last_refill_ns) / 1e9 : 0;
 
 	st->tokens += elapsed * r->cfg.rate_per_sec;
 	if (st->tokens > r->cfg.burst)
 		st->tokens = r->cfg.burst;
-	st->last_refill_ns = now;
+	if (now > st->last_refill_ns)
+		st->last_refill_ns = now;
 	if (st->tokens < 1)
 		return false;
 	st->tokens -= 1;
@@ -352,10 +376,13 @@ static void on_match(int rule_index, const char *rule_id, void *ctx)
 		return;
 	st = &r->states[rule_index];
 	atomic_fetch_add(&st->matches, 1);
+	metric_counter_inc(st->m_matches);
 	if (st->rule && st->rule->silent)
 		return;
-	if (!take_token(r, st, clock_boot_now())) {
+	/* By event time: a burst stays a burst however late it is read. */
+	if (!take_token(r, st, r->view->event->timestamp_ns)) {
 		atomic_fetch_add(&st->suppressed, 1);
+		metric_counter_inc(st->m_suppressed);
 		return;
 	}
 	write_alert(r, st);
@@ -371,6 +398,7 @@ int rules_eval(struct rules *r, const struct event_view *view, struct json_write
 		return 0;
 	if (!(r->event_mask & EVENT_MASK(view->event->type)) && !secl_ruleset_has_wildcard_rules(r->ruleset))
 		return 0;
+	metric_counter_inc(r->m_evaluations);
 	rule_input_init(&r->input, view);
 	r->view = view;
 	r->w = w;

@@ -22,6 +22,7 @@ struct rules_config {
 	unsigned rate_per_sec;      /* alerts per rule per second (token refill) */
 	unsigned burst;             /* token bucket size */
 	bool strict;                /* any error fails the load (reloads, policy check) */
+	struct metrics *metrics;    /* per-rule counters go here; may be NULL */
 };
 
 struct rules;

@@ -367,3 +367,33 @@ Test(rules, exact_exec_kill_happens_in_the_kernel_before_the_program_runs, .time
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
 }
+
+/* Rule matches and rate-limited alerts are in /metrics, by rule id. */
+Test(rules, matches_and_suppressed_alerts_are_counted_by_rule, .timeout = 60)
+{
+	char dir[] = "/tmp/vigil-rulemetrics-XXXXXX", policy[160], text[256];
+	const char *args[] = { "run", "--no-default-policy", "--no-cri", "--listen", "127.0.0.1:19824",
+			       "--policy", policy, NULL };
+	struct sensor_run r;
+	double matches, suppressed;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(policy, sizeof(policy), "%s/p.yaml", dir);
+	write_text(policy, "version: 1.0.0\nrules:\n  - id: marker_exec\n"
+			   "    expression: exec.args in [\"vigil-rule-metrics\"]\n");
+	cr_assert(sensor_start(&r, args));
+	/* 80 matches in a burst: the bucket (50, 10/s) lets about 50 through. */
+	for (int i = 0; i < 80; i++)
+		run_marker("vigil-rule-metrics");
+	usleep(500 * 1000);
+	matches = metric("127.0.0.1:19824", "vigil_rule_matches_total{rule=\"marker_exec\"}");
+	suppressed = metric("127.0.0.1:19824", "vigil_alerts_suppressed_total{rule=\"marker_exec\"}");
+	cr_expect_eq(matches, 80, "matches %f", matches);
+	cr_expect_geq(suppressed, 5, "suppressed %f", suppressed);
+	cr_expect_leq(suppressed, 30, "suppressed %f", suppressed);
+	cr_expect_geq(metric("127.0.0.1:19824", "vigil_rule_evaluations_total"), 80);
+	cr_expect_eq(sensor_stop(&r), 0);
+	sensor_free(&r);
+	snprintf(text, sizeof(text), "rm -rf %s", dir);
+	cr_expect_eq(system(text), 0);
+}
