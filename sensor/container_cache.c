@@ -30,19 +30,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n;
-
-	if (!size)
-		return;
-	if (!src)
-		src = "";
-	n = strnlen(src, size - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* ---- labels ----------------------------------------------------------- */
 
 int container_info_add_label(struct container_info *info, const char *key,
@@ -129,7 +116,7 @@ static const struct cri_image *image_lookup(struct cri_source *s, const char *re
 			return s->images[i].found ? &s->images[i].image : NULL;
 	m = &s->images[s->next_image];
 	s->next_image = (s->next_image + 1) % IMAGE_MEMO_SIZE;
-	copy_str(m->ref, sizeof(m->ref), ref);
+	cri_copy_str(m->ref, sizeof(m->ref), ref);
 	rc = cri_image_status(s->client, ref, &m->image);
 	m->found = rc == CRI_OK;
 	if (rc != CRI_OK) {
@@ -157,17 +144,17 @@ static void fill_image(struct cri_source *s, const char *image, const char *imag
 
 	if (strncmp(image, "sha256:", 7) == 0) {
 		/* some runtimes report the image id in place of its name */
-		copy_str(out->image_id, sizeof(out->image_id), image);
+		cri_copy_str(out->image_id, sizeof(out->image_id), image);
 	} else {
 		cri_split_image(image, out->image_name, sizeof(out->image_name),
 				out->image_tag, sizeof(out->image_tag), digest,
 				sizeof(digest));
-		copy_str(out->image_digest, sizeof(out->image_digest), digest);
+		cri_copy_str(out->image_digest, sizeof(out->image_digest), digest);
 	}
 	if (!out->image_digest[0] && (d = after_at(image_ref)))
-		copy_str(out->image_digest, sizeof(out->image_digest), d);
+		cri_copy_str(out->image_digest, sizeof(out->image_digest), d);
 	if (!out->image_id[0] && strncmp(image_ref, "sha256:", 7) == 0)
-		copy_str(out->image_id, sizeof(out->image_id), image_ref);
+		cri_copy_str(out->image_id, sizeof(out->image_id), image_ref);
 	if (out->image_digest[0] && out->image_id[0] && out->image_name[0])
 		return;
 
@@ -175,9 +162,9 @@ static void fill_image(struct cri_source *s, const char *image, const char *imag
 	if (!im)
 		return;
 	if (!out->image_digest[0] && (d = after_at(im->repo_digest)))
-		copy_str(out->image_digest, sizeof(out->image_digest), d);
+		cri_copy_str(out->image_digest, sizeof(out->image_digest), d);
 	if (!out->image_id[0])
-		copy_str(out->image_id, sizeof(out->image_id), im->id);
+		cri_copy_str(out->image_id, sizeof(out->image_id), im->id);
 	if (!out->image_name[0] && im->repo_tag[0])
 		cri_split_image(im->repo_tag, out->image_name, sizeof(out->image_name),
 				out->image_tag, sizeof(out->image_tag), digest,
@@ -208,10 +195,10 @@ static void add_labels(struct container_info *out, const struct cri_labels *l)
 
 static void fill_pod(struct container_info *out, const struct cri_pod *p)
 {
-	copy_str(out->pod_id, sizeof(out->pod_id), p->id);
-	copy_str(out->pod_name, sizeof(out->pod_name), p->name);
-	copy_str(out->pod_namespace, sizeof(out->pod_namespace), p->namespace);
-	copy_str(out->pod_uid, sizeof(out->pod_uid), p->uid);
+	cri_copy_str(out->pod_id, sizeof(out->pod_id), p->id);
+	cri_copy_str(out->pod_name, sizeof(out->pod_name), p->name);
+	cri_copy_str(out->pod_namespace, sizeof(out->pod_namespace), p->namespace);
+	cri_copy_str(out->pod_uid, sizeof(out->pod_uid), p->uid);
 	add_labels(out, &p->labels);
 }
 
@@ -229,9 +216,9 @@ static void from_sandbox(struct cri_source *s, const struct cri_pod *p,
 			 struct container_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	copy_str(out->id, sizeof(out->id), p->id);
+	cri_copy_str(out->id, sizeof(out->id), p->id);
 	out->is_sandbox = true;
-	copy_str(out->runtime, sizeof(out->runtime), s->runtime);
+	cri_copy_str(out->runtime, sizeof(out->runtime), s->runtime);
 	out->created_at_ns = p->created_at_ns > 0 ? (uint64_t)p->created_at_ns : 0;
 	fill_pod(out, p);
 }
@@ -241,9 +228,9 @@ static void from_container(struct cri_source *s, const struct cri_container *ct,
 			   const struct cri_pod *pod, struct container_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	copy_str(out->id, sizeof(out->id), ct->id);
-	copy_str(out->name, sizeof(out->name), ct->name);
-	copy_str(out->runtime, sizeof(out->runtime), s->runtime);
+	cri_copy_str(out->id, sizeof(out->id), ct->id);
+	cri_copy_str(out->name, sizeof(out->name), ct->name);
+	cri_copy_str(out->runtime, sizeof(out->runtime), s->runtime);
 	out->created_at_ns = ct->created_at_ns > 0 ? (uint64_t)ct->created_at_ns : 0;
 	fill_image(s, ct->image, ct->image_ref, out);
 	if (pod) {
@@ -251,13 +238,13 @@ static void from_container(struct cri_source *s, const struct cri_container *ct,
 	} else {
 		const char *v;
 
-		copy_str(out->pod_id, sizeof(out->pod_id), ct->pod_sandbox_id);
+		cri_copy_str(out->pod_id, sizeof(out->pod_id), ct->pod_sandbox_id);
 		if ((v = cri_labels_get(&ct->labels, "io.kubernetes.pod.name")))
-			copy_str(out->pod_name, sizeof(out->pod_name), v);
+			cri_copy_str(out->pod_name, sizeof(out->pod_name), v);
 		if ((v = cri_labels_get(&ct->labels, "io.kubernetes.pod.namespace")))
-			copy_str(out->pod_namespace, sizeof(out->pod_namespace), v);
+			cri_copy_str(out->pod_namespace, sizeof(out->pod_namespace), v);
 		if ((v = cri_labels_get(&ct->labels, "io.kubernetes.pod.uid")))
-			copy_str(out->pod_uid, sizeof(out->pod_uid), v);
+			cri_copy_str(out->pod_uid, sizeof(out->pod_uid), v);
 	}
 	add_labels(out, &ct->labels);
 }
@@ -269,11 +256,11 @@ static int cri_source_connect(void *ctx, char *runtime, size_t runtime_size,
 	struct cri_version v;
 
 	if (cri_version(s->client, &v) != CRI_OK) {
-		copy_str(err, err_size, cri_client_error(s->client));
+		cri_copy_str(err, err_size, cri_client_error(s->client));
 		return -1;
 	}
-	copy_str(s->runtime, sizeof(s->runtime), v.runtime_name);
-	copy_str(runtime, runtime_size, v.runtime_name);
+	cri_copy_str(s->runtime, sizeof(s->runtime), v.runtime_name);
+	cri_copy_str(runtime, runtime_size, v.runtime_name);
 	log_info("cri: connected to %s %s on %s (%s)", v.runtime_name,
 		 v.runtime_version, cri_client_socket(s->client), cri_client_api(s->client));
 	return 0;
@@ -288,19 +275,19 @@ static int cri_source_list(void *ctx, void (*emit)(void *, const struct containe
 	struct container_info *info;
 
 	if (cri_list_pods(s->client, &pods) != CRI_OK) {
-		copy_str(err, err_size, cri_client_error(s->client));
+		cri_copy_str(err, err_size, cri_client_error(s->client));
 		return -1;
 	}
 	cri_pod_list_free(&s->pods);
 	s->pods = pods;
 	if (cri_list_containers(s->client, NULL, &cts) != CRI_OK) {
-		copy_str(err, err_size, cri_client_error(s->client));
+		cri_copy_str(err, err_size, cri_client_error(s->client));
 		return -1;
 	}
 	info = malloc(sizeof(*info));
 	if (!info) {
 		cri_container_list_free(&cts);
-		copy_str(err, err_size, "out of memory");
+		cri_copy_str(err, err_size, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < s->pods.n; i++) {
@@ -333,7 +320,7 @@ static int cri_source_get(void *ctx, const char *id, struct container_info *out,
 	if (!ct || !pod) {
 		free(ct);
 		free(pod);
-		copy_str(err, err_size, "out of memory");
+		cri_copy_str(err, err_size, "out of memory");
 		return -1;
 	}
 	/* verbose: containerd gives the sandbox id only in the verbose info */
@@ -356,7 +343,7 @@ static int cri_source_get(void *ctx, const char *id, struct container_info *out,
 		return 0;
 	if (rc == CRI_ERR_NOT_FOUND)
 		return CONTAINER_SOURCE_NOT_FOUND;
-	copy_str(err, err_size, cri_client_error(s->client));
+	cri_copy_str(err, err_size, cri_client_error(s->client));
 	return -1;
 }
 
@@ -521,7 +508,7 @@ static struct entry *table_upsert(struct container_cache *c, const char *id, uin
 	idx = c->free_head;
 	c->free_head = c->entries[idx].next;
 	memset(&c->entries[idx], 0, sizeof(c->entries[idx]));
-	copy_str(c->entries[idx].info.id, sizeof(c->entries[idx].info.id), id);
+	cri_copy_str(c->entries[idx].info.id, sizeof(c->entries[idx].info.id), id);
 	c->entries[idx].used = true;
 	c->entries[idx].negative = true; /* caller sets the real kind */
 	c->entries[idx].seen_ns = now;
@@ -706,7 +693,7 @@ static void *cache_thread(void *arg)
 			c->connected = c->ever_connected = true;
 			c->backoff_ms = c->cfg.backoff_initial_ms;
 			c->stats.backoff_ms = 0;
-			copy_str(c->stats.runtime, sizeof(c->stats.runtime), runtime);
+			cri_copy_str(c->stats.runtime, sizeof(c->stats.runtime), runtime);
 			call_succeeded(c, now - t0);
 			next_relist = now; /* catch up on what changed meanwhile */
 			next_ping = now + (uint64_t)c->cfg.ping_interval_ms * NS_PER_MS;

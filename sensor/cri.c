@@ -100,8 +100,7 @@ static void set_err(char *err, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Copies src (may be NULL) into dst, truncating. */
-static void copy_str(char *dst, size_t size, const char *src)
+void cri_copy_str(char *dst, size_t size, const char *src)
 {
 	size_t n;
 
@@ -179,19 +178,19 @@ void cri_split_image(const char *ref, char *name, size_t name_size, char *tag,
 	const char *at, *slash, *colon;
 	size_t name_len;
 
-	copy_str(name, name_size, "");
-	copy_str(tag, tag_size, "");
-	copy_str(digest, digest_size, "");
+	cri_copy_str(name, name_size, "");
+	cri_copy_str(tag, tag_size, "");
+	cri_copy_str(digest, digest_size, "");
 	if (!ref || !*ref)
 		return;
 	if (strncmp(ref, "sha256:", 7) == 0) {
-		copy_str(digest, digest_size, ref);
+		cri_copy_str(digest, digest_size, ref);
 		return;
 	}
 	at = strchr(ref, '@');
 	name_len = at ? (size_t)(at - ref) : strlen(ref);
 	if (at)
-		copy_str(digest, digest_size, at + 1);
+		cri_copy_str(digest, digest_size, at + 1);
 
 	/* The tag separator is the last ':' after the last '/', so a registry
 	 * port ("host:5000/repo") is not taken for a tag. */
@@ -209,7 +208,7 @@ void cri_split_image(const char *ref, char *name, size_t name_size, char *tag,
 		}
 		name_len = (size_t)(colon - ref);
 	} else if (!at) {
-		copy_str(tag, tag_size, "latest");
+		cri_copy_str(tag, tag_size, "latest");
 	}
 	if (name_size) {
 		if (name_len >= name_size)
@@ -289,7 +288,7 @@ static void parse_verbose_info(const char *json, uint32_t *pid, char *cgroups,
 	linux_spec = cJSON_GetObjectItemCaseSensitive(spec, "linux");
 	cg = cJSON_GetObjectItemCaseSensitive(linux_spec, "cgroupsPath");
 	if (cgroups && cJSON_IsString(cg))
-		copy_str(cgroups, cgroups_size, cg->valuestring);
+		cri_copy_str(cgroups, cgroups_size, cg->valuestring);
 	cJSON_Delete(root);
 }
 
@@ -309,15 +308,15 @@ static enum cri_container_state container_state(int s)
 static void from_container(const Cri__Container *in, struct cri_container *out)
 {
 	memset(out, 0, sizeof(*out));
-	copy_str(out->id, sizeof(out->id), in->id);
-	copy_str(out->pod_sandbox_id, sizeof(out->pod_sandbox_id), in->pod_sandbox_id);
+	cri_copy_str(out->id, sizeof(out->id), in->id);
+	cri_copy_str(out->pod_sandbox_id, sizeof(out->pod_sandbox_id), in->pod_sandbox_id);
 	if (in->metadata) {
-		copy_str(out->name, sizeof(out->name), in->metadata->name);
+		cri_copy_str(out->name, sizeof(out->name), in->metadata->name);
 		out->attempt = in->metadata->attempt;
 	}
 	if (in->image)
-		copy_str(out->image, sizeof(out->image), in->image->image);
-	copy_str(out->image_ref, sizeof(out->image_ref), in->image_ref);
+		cri_copy_str(out->image, sizeof(out->image), in->image->image);
+	cri_copy_str(out->image_ref, sizeof(out->image_ref), in->image_ref);
 	out->state = container_state(in->state);
 	out->created_at_ns = in->created_at;
 	for (size_t i = 0; i < in->n_labels; i++)
@@ -329,9 +328,9 @@ static void from_pod_metadata(const Cri__PodSandboxMetadata *md, struct cri_pod 
 {
 	if (!md)
 		return;
-	copy_str(out->name, sizeof(out->name), md->name);
-	copy_str(out->namespace, sizeof(out->namespace), md->namespace_);
-	copy_str(out->uid, sizeof(out->uid), md->uid);
+	cri_copy_str(out->name, sizeof(out->name), md->name);
+	cri_copy_str(out->namespace, sizeof(out->namespace), md->namespace_);
+	cri_copy_str(out->uid, sizeof(out->uid), md->uid);
 	out->attempt = md->attempt;
 }
 
@@ -344,10 +343,10 @@ int cri_decode_version(const uint8_t *body, size_t len, struct cri_version *out,
 	if (!r)
 		return CRI_ERR_PROTO;
 	memset(out, 0, sizeof(*out));
-	copy_str(out->version, sizeof(out->version), r->version);
-	copy_str(out->runtime_name, sizeof(out->runtime_name), r->runtime_name);
-	copy_str(out->runtime_version, sizeof(out->runtime_version), r->runtime_version);
-	copy_str(out->runtime_api_version, sizeof(out->runtime_api_version),
+	cri_copy_str(out->version, sizeof(out->version), r->version);
+	cri_copy_str(out->runtime_name, sizeof(out->runtime_name), r->runtime_name);
+	cri_copy_str(out->runtime_version, sizeof(out->runtime_version), r->runtime_version);
+	cri_copy_str(out->runtime_api_version, sizeof(out->runtime_api_version),
 		 r->runtime_api_version);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return CRI_OK;
@@ -409,14 +408,14 @@ int cri_decode_container_status(const uint8_t *body, size_t len,
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 		return CRI_ERR_PROTO;
 	}
-	copy_str(out->id, sizeof(out->id), s->id);
+	cri_copy_str(out->id, sizeof(out->id), s->id);
 	if (s->metadata) {
-		copy_str(out->name, sizeof(out->name), s->metadata->name);
+		cri_copy_str(out->name, sizeof(out->name), s->metadata->name);
 		out->attempt = s->metadata->attempt;
 	}
 	if (s->image)
-		copy_str(out->image, sizeof(out->image), s->image->image);
-	copy_str(out->image_ref, sizeof(out->image_ref), s->image_ref);
+		cri_copy_str(out->image, sizeof(out->image), s->image->image);
+	cri_copy_str(out->image_ref, sizeof(out->image_ref), s->image_ref);
 	out->state = container_state(s->state);
 	out->created_at_ns = s->created_at;
 	out->started_at_ns = s->started_at;
@@ -427,7 +426,7 @@ int cri_decode_container_status(const uint8_t *body, size_t len,
 			cri_labels_add(&out->labels, s->labels[i]->key, s->labels[i]->value);
 	/* ContainerStatus has no pod_sandbox_id field; containerd and CRI-O
 	 * give it in the verbose info, kubelet-style runtimes in a label. */
-	copy_str(out->pod_sandbox_id, sizeof(out->pod_sandbox_id),
+	cri_copy_str(out->pod_sandbox_id, sizeof(out->pod_sandbox_id),
 		 cri_labels_get(&out->labels, "io.kubernetes.sandbox.id"));
 	for (size_t i = 0; i < r->n_info; i++) {
 		const Cri__ContainerStatusResponse__InfoEntry *e = r->info[i];
@@ -440,7 +439,7 @@ int cri_decode_container_status(const uint8_t *body, size_t len,
 		root = cJSON_Parse(e->value ? e->value : "");
 		sb = cJSON_GetObjectItemCaseSensitive(root, "sandboxID");
 		if (cJSON_IsString(sb) && id_fits(sb->valuestring))
-			copy_str(out->pod_sandbox_id, sizeof(out->pod_sandbox_id),
+			cri_copy_str(out->pod_sandbox_id, sizeof(out->pod_sandbox_id),
 				 sb->valuestring);
 		cJSON_Delete(root);
 	}
@@ -481,12 +480,12 @@ int cri_decode_list_pods(const uint8_t *body, size_t len,
 			continue;
 		}
 		o = &out->items[out->n++];
-		copy_str(o->id, sizeof(o->id), p->id);
+		cri_copy_str(o->id, sizeof(o->id), p->id);
 		from_pod_metadata(p->metadata, o);
 		o->state = p->state == CRI__POD_SANDBOX_STATE__SANDBOX_READY ?
 				   CRI_POD_READY : CRI_POD_NOTREADY;
 		o->created_at_ns = p->created_at;
-		copy_str(o->runtime_handler, sizeof(o->runtime_handler), p->runtime_handler);
+		cri_copy_str(o->runtime_handler, sizeof(o->runtime_handler), p->runtime_handler);
 		for (size_t k = 0; k < p->n_labels; k++)
 			if (p->labels[k])
 				cri_labels_add(&o->labels, p->labels[k]->key, p->labels[k]->value);
@@ -512,14 +511,14 @@ int cri_decode_pod_status(const uint8_t *body, size_t len, struct cri_pod *out,
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 		return CRI_ERR_PROTO;
 	}
-	copy_str(out->id, sizeof(out->id), s->id);
+	cri_copy_str(out->id, sizeof(out->id), s->id);
 	from_pod_metadata(s->metadata, out);
 	out->state = s->state == CRI__POD_SANDBOX_STATE__SANDBOX_READY ?
 			     CRI_POD_READY : CRI_POD_NOTREADY;
 	out->created_at_ns = s->created_at;
 	if (s->network)
-		copy_str(out->ip, sizeof(out->ip), s->network->ip);
-	copy_str(out->runtime_handler, sizeof(out->runtime_handler), s->runtime_handler);
+		cri_copy_str(out->ip, sizeof(out->ip), s->network->ip);
+	cri_copy_str(out->runtime_handler, sizeof(out->runtime_handler), s->runtime_handler);
 	for (size_t i = 0; i < s->n_labels; i++)
 		if (s->labels[i])
 			cri_labels_add(&out->labels, s->labels[i]->key, s->labels[i]->value);
@@ -546,11 +545,11 @@ int cri_decode_image_status(const uint8_t *body, size_t len,
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 		return CRI_ERR_NOT_FOUND;
 	}
-	copy_str(out->id, sizeof(out->id), r->image->id);
+	cri_copy_str(out->id, sizeof(out->id), r->image->id);
 	if (r->image->n_repo_tags)
-		copy_str(out->repo_tag, sizeof(out->repo_tag), r->image->repo_tags[0]);
+		cri_copy_str(out->repo_tag, sizeof(out->repo_tag), r->image->repo_tags[0]);
 	if (r->image->n_repo_digests)
-		copy_str(out->repo_digest, sizeof(out->repo_digest), r->image->repo_digests[0]);
+		cri_copy_str(out->repo_digest, sizeof(out->repo_digest), r->image->repo_digests[0]);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return CRI_OK;
 }
@@ -704,7 +703,7 @@ struct cri_client *cri_client_new(const char *socket_path, unsigned timeout_ms)
 	if (socket_path && *socket_path) {
 		if (strlen(socket_path) >= sizeof(c->socket))
 			log_warn("cri: socket path too long, truncated: %s", socket_path);
-		copy_str(c->socket, sizeof(c->socket), socket_path);
+		cri_copy_str(c->socket, sizeof(c->socket), socket_path);
 		c->socket_explicit = true;
 	}
 	c->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -759,7 +758,7 @@ static int perform(struct cri_client *c, const char *service, const char *method
 				"no CRI socket found (containerd, CRI-O, cri-dockerd)");
 			return CRI_ERR_TRANSPORT;
 		}
-		copy_str(c->socket, sizeof(c->socket), s);
+		cri_copy_str(c->socket, sizeof(c->socket), s);
 	}
 
 	c->reply.len = 0;
@@ -1123,7 +1122,7 @@ static int copy_reply_id(struct cri_client *c, const ProtobufCMessageDescriptor 
 		set_err(c->error, sizeof(c->error), "reply without a usable id");
 		rc = CRI_ERR_PROTO;
 	} else {
-		copy_str(id, CRI_ID_SIZE, got);
+		cri_copy_str(id, CRI_ID_SIZE, got);
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
 	return rc;

@@ -42,6 +42,10 @@ enum cri_error {
 
 const char *cri_error_name(int err);
 
+/* Copies src (NULL reads as "") into dst of size bytes, truncating; dst
+ * always ends in NUL. Shared with the container cache. */
+void cri_copy_str(char *dst, size_t size, const char *src);
+
 /* Labels (or annotations) as "key=value\0" strings back to back. Pairs that
  * do not fit are dropped and `truncated` is set. */
 struct cri_labels {

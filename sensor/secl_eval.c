@@ -341,8 +341,9 @@ static size_t render_template(struct env *env, struct node *n)
 	return 1;
 }
 
-static int64_t arith(int op, int64_t a, int64_t b)
+int64_t secl_arith(int op, int64_t a, int64_t b)
 {
+	/* Unsigned arithmetic: wrap instead of undefined overflow. */
 	uint64_t x = (uint64_t)a, y = (uint64_t)b;
 
 	switch (op) {
@@ -389,7 +390,7 @@ static size_t values(struct env *env, struct node *n, const union secl_scalar **
 		/* A multi-valued side is mapped over; two are paired up. */
 		cnt = na == 1 ? nb : nb == 1 ? na : (na < nb ? na : nb);
 		for (size_t i = 0; i < cnt; i++)
-			n->scratch[i].i = arith(n->op, a[na == 1 ? 0 : i].i, b[nb == 1 ? 0 : i].i);
+			n->scratch[i].i = secl_arith(n->op, a[na == 1 ? 0 : i].i, b[nb == 1 ? 0 : i].i);
 		*out = n->scratch;
 		return cnt;
 	case N_NEG:
@@ -1205,6 +1206,19 @@ static int collect_exact(const struct node *n, int field, struct secl_approvers 
 	return 1;
 }
 
+/* Turns a collector's answer into the API's, freeing what a "no" left. */
+static int collected(int c, struct secl_approvers *out, struct secl_error *err)
+{
+	if (c == 1)
+		return 1;
+	secl_approvers_free(out);
+	if (c < 0) {
+		secl_set_error(err, NULL, 0, SECL_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 typedef int (*collector_fn)(const struct node *n, int field, struct secl_approvers *out);
 
 /* One rule's answer to a collector (approvers or exact values) on field. */
@@ -1213,7 +1227,7 @@ static int rule_query(struct secl_ruleset *rs, int rule_index, const char *field
 {
 	struct secl_error local;
 	const struct rule *r;
-	int f, c;
+	int f;
 
 	if (!err)
 		err = &local;
@@ -1229,16 +1243,7 @@ static int rule_query(struct secl_ruleset *rs, int rule_index, const char *field
 	f = lookup_field(rs, r->event, field, err);
 	if (f < 0)
 		return -1;
-	c = collector(r->root, f, out);
-	if (c != 1) {
-		secl_approvers_free(out);
-		if (c < 0) {
-			secl_set_error(err, NULL, 0, SECL_ERR_NOMEM, "out of memory");
-			return -1;
-		}
-		return 0;
-	}
-	return 1;
+	return collected(collector(r->root, f, out), out, err);
 }
 
 int secl_rule_exact_values(struct secl_ruleset *rs, int rule_index, const char *field,
@@ -1275,15 +1280,10 @@ int secl_ruleset_approvers(struct secl_ruleset *rs, int event_type, const char *
 
 		if (r->event != event_type && r->event >= 0)
 			continue;
-		int c = collect(r->root, f, out);
-		if (c != 1) {
-			secl_approvers_free(out);
-			if (c < 0) {
-				secl_set_error(err, NULL, 0, SECL_ERR_NOMEM, "out of memory");
-				return -1;
-			}
-			return 0;
-		}
+		int c = collected(collect(r->root, f, out), out, err);
+
+		if (c != 1)
+			return c;
 	}
 	return 1;
 }

@@ -167,6 +167,9 @@ struct node {
 };
 
 struct node *node_new(struct arena *a, enum node_kind kind, size_t pos);
+/* a OP b for the integer operators (+ - & | ^), wrapping on overflow; shared
+ * by constant folding and evaluation. */
+int64_t secl_arith(int op, int64_t a, int64_t b);
 
 /* Parser: returns the tree or NULL with err filled. */
 struct node *secl_parse(const char *src, struct arena *arena, struct secl_error *err);

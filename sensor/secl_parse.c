@@ -1300,21 +1300,6 @@ static int check_cmp(struct compile_ctx *cc, struct node *n, enum vtype *out)
 	return 0;
 }
 
-static int64_t fold(int op, int64_t a, int64_t b)
-{
-	/* Unsigned arithmetic: wrap instead of undefined overflow. */
-	uint64_t x = (uint64_t)a, y = (uint64_t)b;
-
-	switch (op) {
-	case AR_ADD: return (int64_t)(x + y);
-	case AR_SUB: return (int64_t)(x - y);
-	case AR_AND: return (int64_t)(x & y);
-	case AR_OR: return (int64_t)(x | y);
-	case AR_XOR: return (int64_t)(x ^ y);
-	}
-	return 0;
-}
-
 static int need_scratch(struct compile_ctx *cc, struct node *n)
 {
 	if (!cc->rs || n->scratch)
@@ -1405,7 +1390,7 @@ static int check(struct compile_ctx *cc, struct node **np, enum vtype *out)
 				    "expected an integer for an arithmetic or bit operator but found %s", d);
 		}
 		if (n->a->kind == N_INT && n->b->kind == N_INT) {
-			n->i = fold(n->op, n->a->i, n->b->i);
+			n->i = secl_arith(n->op, n->a->i, n->b->i);
 			n->kind = N_INT;
 			n->a = n->b = NULL;
 		} else if (need_scratch(cc, n) < 0) {

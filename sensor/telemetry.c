@@ -114,6 +114,7 @@ static double kernel_filtered(const struct snapshot *s, int type) { return (doub
 static double kernel_discarded(const struct snapshot *s, int type) { return (double)s->probe.kernel_discarded[type]; }
 static double discarders_added(const struct snapshot *s, int arg) { (void)arg; return (double)s->probe.discarders_added; }
 static double alerts(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.alerts; }
+static double serialize_lost(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.serialize_errors; }
 static double unresolved(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.containers_unresolved; }
 static double malformed(const struct snapshot *s, int arg) { (void)arg; return (double)s->probe.decode_errors; }
 static double printed(const struct snapshot *s, int arg) { (void)arg; return (double)s->pipeline.printed; }
@@ -237,6 +238,9 @@ struct telemetry *telemetry_new(struct metrics *m, struct probe *probe, struct p
 	add(t, true, "vigil_discarders_added_total", "Files proved unmatchable and handed to the kernel.",
 	    NULL, discarders_added, 0);
 	add(t, true, "vigil_alerts_total", "Alerts sent to the outputs.", NULL, alerts, 0);
+	add(t, true, "vigil_events_lost_total",
+	    "Events lost, by where (ringbuf: kernel ring buffer full; output: a sink's queue).",
+	    "where=\"serialize\"", serialize_lost, 0);
 	add(t, true, "vigil_container_metadata_missing_total",
 	    "Container events sent without runtime metadata (delay queue expired or runtime unknown).", NULL,
 	    unresolved, 0);
